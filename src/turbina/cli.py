@@ -1,0 +1,56 @@
+"""`turbina ...` console script and `flask turbina ...` commands.
+
+Each part contributes a click group from its own ``commands`` module; this file only
+assembles them and turns ``TurbinaError`` into a one-line message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from turbina.errors import TurbinaError
+
+turbina_group = AppGroup("turbina", help="Turbina performance tools.")
+
+
+def _register_parts(group: click.Group) -> None:
+    # Parts register lazily so a missing optional dependency only disables its commands.
+    for module_name in ("turbina.queries.commands", "turbina.indexes.commands", "turbina.cache.commands"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        module.register(group)
+
+
+_register_parts(turbina_group)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``turbina`` console script (outside a Flask app)."""
+    standalone = click.Group("turbina", help="Turbina performance tools.", commands=turbina_group.commands)
+    try:
+        standalone.main(args=argv, prog_name="turbina", standalone_mode=False)
+    except TurbinaError as exc:
+        click.echo(f"turbina: error: {exc.message}", err=True)
+        if exc.fix:
+            click.echo(f"turbina: fix: {exc.fix}", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

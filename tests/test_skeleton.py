@@ -1,0 +1,46 @@
+"""The package skeleton: imports, configuration errors, console scripts."""
+
+from __future__ import annotations
+
+import pytest
+
+import turbina
+from turbina.config import load_settings
+from turbina.errors import ConfigError
+
+
+def test_public_api_is_declared() -> None:
+    for name in turbina.__all__:
+        assert hasattr(turbina, name), name
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings.slow_query_ms == 500.0
+    assert settings.max_fingerprints == 5000
+    assert settings.cache_contexts["faturamento"] == 3600
+
+
+def test_unknown_key_names_the_key_and_suggests() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"TURBINA_SLOW_QUERY_MSS": 10})
+    assert "TURBINA_SLOW_QUERY_MSS" in str(info.value)
+    assert "TURBINA_SLOW_QUERY_MS" in (info.value.fix or "")
+
+
+def test_bad_value_names_key_and_accepted_values() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"TURBINA_CACHE_BACKEND": "memcached"})
+    text = str(info.value)
+    assert "TURBINA_CACHE_BACKEND" in text and "redis" in text
+
+
+def test_contexts_merge_over_defaults() -> None:
+    settings = load_settings({"TURBINA_CACHE_CONTEXTS": {"relatorios": 60}})
+    assert settings.cache_contexts["relatorios"] == 60
+    assert settings.cache_contexts["entregas"] == 1800
+
+
+def test_non_turbina_keys_are_ignored_and_redis_url_falls_back() -> None:
+    settings = load_settings({"SECRET_KEY": "x", "REDIS_URL": "redis://h:1/2"})
+    assert settings.redis_url == "redis://h:1/2"
