@@ -11,6 +11,7 @@ from flask import Flask
 
 from fretes.auth import init_auth
 from fretes.models import db
+from fretes.timing import init_timing
 
 
 def normalize_database_url(url: str) -> str:
@@ -21,6 +22,12 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def instance_path() -> str:
+    """``./instance`` of the working directory (``FRETES_INSTANCE_PATH`` moves it) — not the
+    package's parent, which with an editable install would be ``src/instance``."""
+    return os.environ.get("FRETES_INSTANCE_PATH") or os.path.abspath("instance")
+
+
 def default_database_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "fretes.db")
 
@@ -28,7 +35,7 @@ def default_database_url(instance_path: str) -> str:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides; ``DATABASE_URL`` (config or environment) picks the
     database, defaulting to a SQLite file under ``instance/``."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_path=instance_path(), instance_relative_config=True)
     app.config.update(
         SECRET_KEY=os.environ.get("FRETES_SECRET_KEY", "dev-only-change-me"),
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
@@ -46,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     init_auth(app)
+    init_timing(app)
 
     from fretes.views import register_views
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
@@ -22,6 +23,12 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+# mypy cannot see through Flask-SQLAlchemy's dynamic ``db.Model``; at run time it is that class.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
 Money = Numeric(15, 2)
 Weight = Numeric(15, 3)
 
@@ -34,7 +41,7 @@ AGENDAMENTO_STATUSES = ("aguardando", "confirmado", "cancelado")
 ROLES = ("admin", "vendedor")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -62,7 +69,7 @@ class User(UserMixin, db.Model):
         return bool(self.ativo)
 
 
-class EntregaMonitorada(db.Model):
+class EntregaMonitorada(Model):
     __tablename__ = "entregas_monitoradas"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -97,7 +104,7 @@ class EntregaMonitorada(db.Model):
     )
 
 
-class AgendamentoEntrega(db.Model):
+class AgendamentoEntrega(Model):
     __tablename__ = "agendamentos_entrega"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -111,7 +118,7 @@ class AgendamentoEntrega(db.Model):
     entrega: Mapped[EntregaMonitorada] = relationship(back_populates="agendamentos")
 
 
-class LogEntrega(db.Model):
+class LogEntrega(Model):
     __tablename__ = "logs_entrega"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -124,7 +131,7 @@ class LogEntrega(db.Model):
     entrega: Mapped[EntregaMonitorada] = relationship(back_populates="logs")
 
 
-class EventoEntrega(db.Model):
+class EventoEntrega(Model):
     __tablename__ = "eventos_entrega"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -136,7 +143,7 @@ class EventoEntrega(db.Model):
     entrega: Mapped[EntregaMonitorada] = relationship(back_populates="eventos")
 
 
-class CustoExtraEntrega(db.Model):
+class CustoExtraEntrega(Model):
     __tablename__ = "custos_extra_entrega"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -148,7 +155,7 @@ class CustoExtraEntrega(db.Model):
     entrega: Mapped[EntregaMonitorada] = relationship(back_populates="custos_extras")
 
 
-class ComentarioNF(db.Model):
+class ComentarioNF(Model):
     __tablename__ = "comentarios_nf"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -165,7 +172,7 @@ class ComentarioNF(db.Model):
     respostas: Mapped[list[ComentarioNF]] = relationship(back_populates="resposta_a", order_by="ComentarioNF.id")
 
 
-class Transportadora(db.Model):
+class Transportadora(Model):
     __tablename__ = "transportadoras"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -178,7 +185,7 @@ class Transportadora(db.Model):
     embarques: Mapped[list[Embarque]] = relationship(back_populates="transportadora")
 
 
-class Embarque(db.Model):
+class Embarque(Model):
     __tablename__ = "embarques"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -195,7 +202,7 @@ class Embarque(db.Model):
     fretes: Mapped[list[Frete]] = relationship(back_populates="embarque", order_by="Frete.id")
 
 
-class EmbarqueItem(db.Model):
+class EmbarqueItem(Model):
     __tablename__ = "embarque_itens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -213,7 +220,7 @@ class EmbarqueItem(db.Model):
     embarque: Mapped[Embarque] = relationship(back_populates="itens")
 
 
-class Frete(db.Model):
+class Frete(Model):
     __tablename__ = "fretes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -233,7 +240,7 @@ class Frete(db.Model):
     transportadora: Mapped[Transportadora | None] = relationship()
 
 
-class Pedido(db.Model):
+class Pedido(Model):
     __tablename__ = "pedidos"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -251,7 +258,7 @@ class Pedido(db.Model):
     criado_em: Mapped[datetime] = mapped_column(DateTime, default=datetime.now)
 
 
-class RelatorioFaturamentoImportado(db.Model):
+class RelatorioFaturamentoImportado(Model):
     __tablename__ = "relatorio_faturamento_importado"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

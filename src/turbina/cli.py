@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``turbina`` console script (outside a Flask app)."""
     standalone = click.Group("turbina", help="Turbina performance tools.", commands=turbina_group.commands)
     try:
-        standalone.main(args=argv, prog_name="turbina", standalone_mode=False)
+        result = standalone.main(args=argv, prog_name="turbina", standalone_mode=False)
     except TurbinaError as exc:
         click.echo(f"turbina: error: {exc.message}", err=True)
         if exc.fix:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("Aborted!", err=True)
         return 1
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

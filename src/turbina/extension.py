@@ -55,9 +55,10 @@ def get_state(app: Flask | None = None) -> TurbinaState:
     """The ``TurbinaState`` of ``app`` (default: the current app)."""
     target = app if app is not None else current_app
     try:
-        return target.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+        state: TurbinaState = target.extensions[EXTENSION_KEY]
     except KeyError:
         raise TurbinaError(
             "Turbina is not initialised on this app",
             "did you forget to call Turbina(app) or turbina.init_app(app)?",
         ) from None
+    return state

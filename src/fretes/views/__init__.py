@@ -1,9 +1,42 @@
-"""Blueprints of the six slow pages and the writes the workload needs."""
+"""Blueprints of the six slow pages and the writes the workload needs.
+
+Every page parses and validates its parameters (``fretes.params``), calls a data function
+that only talks to ``db.session`` (the naive form, or its twin in ``fretes.views.optimized``
+when ``fretes.mode.current_mode()`` says ``optimized``), then renders HTML or JSON
+(``?format=json``) through ``fretes.views.rendering``.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, redirect, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 
 def register_views(app: Flask) -> None:
-    """Register every page blueprint on ``app``."""
+    """Register every page blueprint, the error handlers and the template filters on ``app``."""
+    # Imported here so that importing fretes.views does not import every page module.
+    from fretes.views import (
+        embarques,
+        faturamento,
+        faturamento_import,  # noqa: F401 - registers POST /faturamento/importar on its blueprint
+        fretes_consulta,
+        monitoramento,
+        monitoramento_export,  # noqa: F401 - registers GET /monitoramento/exportar
+        monitoramento_writes,  # noqa: F401 - registers the entrega writes
+        pedidos,
+    )
+    from fretes.views.rendering import install_rendering
+
+    install_rendering(app)
+    for blueprint in (
+        monitoramento.bp,
+        embarques.bp,
+        faturamento.bp,
+        fretes_consulta.bp,
+        pedidos.bp,
+    ):
+        app.register_blueprint(blueprint)
+
+    @app.get("/")
+    def index() -> WerkzeugResponse:
+        return redirect(url_for("monitoramento.listar"))

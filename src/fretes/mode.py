@@ -1,0 +1,60 @@
+"""Which form of the pages' data access runs: ``naive`` or ``optimized``.
+
+The app config key ``FRETES_MODE`` sets the default (``naive`` when absent); one request can
+override it with the header ``X-Fretes-Mode: naive|optimized``, so one benchmark run can
+measure both forms against the same server. A bad header value is a ``BadParameter`` (the
+pages answer 400 naming the header and the accepted values); a bad config value is a
+``TurbinaError`` naming the key.
+
+Both forms return exactly the same page content; only the queries behind it differ.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, has_request_context, request
+
+from fretes.params import parse_choice
+from turbina.errors import TurbinaError
+
+NAIVE = "naive"
+OPTIMIZED = "optimized"
+MODES = (NAIVE, OPTIMIZED)
+CONFIG_KEY = "FRETES_MODE"
+HEADER = "X-Fretes-Mode"
+
+
+class BadModeConfig(TurbinaError):
+    """``FRETES_MODE`` holds a value that is not one of ``MODES``."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(
+            f"invalid {CONFIG_KEY}={value!r}: expected one of {', '.join(MODES)}",
+            f"set {CONFIG_KEY} to one of: {', '.join(MODES)} (or leave it unset for {NAIVE})",
+        )
+
+
+def configured_mode() -> str:
+    """The app's default mode from ``FRETES_MODE`` (``naive`` when unset or blank)."""
+    value = current_app.config.get(CONFIG_KEY)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return NAIVE
+    if isinstance(value, str):
+        for mode in MODES:
+            if value.strip().lower() == mode:
+                return mode
+    raise BadModeConfig(value)
+
+
+def current_mode() -> str:
+    """The mode of the current request: the ``X-Fretes-Mode`` header when given, else the
+    app's ``FRETES_MODE``. Raises ``BadParameter`` (-> 400) for an unknown header value."""
+    if has_request_context():
+        header = parse_choice({HEADER: request.headers.get(HEADER)}, HEADER, MODES)
+        if header is not None:
+            return header
+    return configured_mode()
+
+
+def is_optimized() -> bool:
+    """True when the current request runs the optimized form."""
+    return current_mode() == OPTIMIZED

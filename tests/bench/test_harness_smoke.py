@@ -1,0 +1,52 @@
+"""The whole harness on `tiny`: a real gunicorn server, a real Locust run, a real result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bench.catalog import build_catalog
+from bench.datasets import ensure_sqlite, sqlite_copy
+from bench.loadgen import LoadSpec, run_load
+from bench.report import ALL, build_result, run_metadata, write_result
+from bench.server import Server
+from bench.workload import PAGES, WRITES
+
+from fretes.datagen import DEMO_PASSWORD, REFERENCE_DATE
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_run_measures_every_page_without_errors(tmp_path: Path) -> None:
+    dataset = ensure_sqlite("tiny", 42, directory=tmp_path)
+    assert dataset.build_seconds is not None
+    # A second call reuses the dataset instead of rebuilding it.
+    assert ensure_sqlite("tiny", 42, directory=tmp_path).build_seconds is None
+
+    with sqlite_copy(dataset) as url:
+        catalog = build_catalog(url, DEMO_PASSWORD, REFERENCE_DATE)
+        assert catalog.accounts and catalog.vendedores and catalog.open_entregas_by_vendedor
+        spec = LoadSpec(users=3, max_requests=100, duration_s=90, write_ratio=0.15, seed=1)
+        with Server(url, workers=2, threads=1, log_path=tmp_path / "gunicorn.log") as server:
+            outcome = run_load(server.url, catalog, spec, log=tmp_path / "locust.log")
+    assert not Path(url.removeprefix("sqlite:///")).exists()  # the working copy is gone
+
+    samples = outcome.samples
+    result = build_result(samples, run_metadata(scale="tiny", db="sqlite", users=spec.users))
+    pages = result["pages"]
+    recorded = [s for s in samples if s.label in PAGES or s.label in WRITES]
+    assert len(recorded) == spec.max_requests  # the request budget is exact
+    errors = {label: row["error_messages"] for label, row in pages.items() if row["errors"]}
+    assert not errors
+    for page in PAGES:
+        row = pages[page]
+        assert row["requests"] > 0, page
+        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"], page
+        assert row["queries_per_req"] > 0 and row["db_ms_per_req"] > 0, page
+    assert any(label in pages for label in WRITES)
+    assert pages[ALL]["requests"] == len(samples)
+
+    json_path, md_path = write_result(result, "smoke", tmp_path)
+    assert set(json.loads(json_path.read_text())["pages"]) >= set(PAGES)
+    assert "| page | requests | p50 ms |" in md_path.read_text()
