@@ -108,6 +108,7 @@ KEYS: tuple[Key, ...] = (
     Key("SERVER_TIMING", _bool, True, "Add a Server-Timing header (db time, query count) to responses."),
     Key("EXPLAIN", _bool, True, "EXPLAIN slow SELECTs in a background thread (never ANALYZE, never writes)."),
     Key("EXPLAIN_INTERVAL_S", _non_negative_float, 300.0, "Minimum seconds between two EXPLAINs of one fingerprint."),
+    Key("QUERIES_SNAPSHOT", _optional_str, None, "File the app writes redacted query stats and N+1 findings to at exit; the CLI reads it when its own process has none."),
     # cache
     Key("CACHE_BACKEND", _choice("memory", "redis", "null"), "memory", "Cache backend: memory (per process), redis, or null (disabled)."),
     Key("REDIS_URL", _optional_str, None, "Redis URL for the cache; falls back to the app's REDIS_URL."),
@@ -116,6 +117,8 @@ KEYS: tuple[Key, ...] = (
     Key("CACHE_MAX_BYTES", _positive_int, 64 * 1024 * 1024, "Memory backend size cap in bytes (LRU)."),
     Key("CACHE_MAX_VALUE_BYTES", _positive_int, 1024 * 1024, "Encoded values larger than this are not cached (counted)."),
     Key("CACHE_LOCK_TIMEOUT_MS", _positive_int, 5000, "Stampede lock lifetime; waiters give up after this and compute."),
+    Key("CACHE_REDIS_CLUSTER", _bool, False, "Connect to REDIS_URL as a Redis Cluster (redis.cluster.RedisCluster)."),
+    Key("CACHE_REDIS_TIMEOUT_MS", _positive_int, 500, "Redis socket connect/read timeout; a slower call counts as an error and the cache fails open."),
 )
 
 _BY_NAME = {key.name: key for key in KEYS}

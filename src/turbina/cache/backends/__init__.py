@@ -1,0 +1,1 @@
+"""Cache backends: one interface (``base.CacheBackend``), memory, Redis (and Redis Cluster)."""

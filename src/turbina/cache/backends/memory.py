@@ -1,0 +1,163 @@
+"""In-process backend: a byte-bounded LRU with the same stamp, CAS and lock semantics as Redis.
+
+One lock guards everything, so each operation is atomic like a Lua script. Stamps have no
+TTL here: there is one per table and one per context, a bounded number, and they live as
+long as the process (as the entries do).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+from turbina.cache.backends.base import (
+    NO_VALUE,
+    STAT_FIELDS,
+    CacheBackend,
+    NoValue,
+    ReadStatus,
+    new_epoch,
+)
+
+__all__ = ["MemoryBackend"]
+
+# Rough per-entry bookkeeping cost counted against the byte cap besides key and payload.
+_ENTRY_OVERHEAD = 200
+_MAX_LOCKS = 10_000
+
+
+class MemoryBackend(CacheBackend):
+    """Thread-safe, byte-bounded LRU store for one process."""
+
+    name = "memory"
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        # key -> (tokens, stamps, payload, expires_at, size)
+        self._entries: OrderedDict[
+            str, tuple[tuple[str, ...], tuple[int, ...], bytes, float, int]
+        ] = OrderedDict()
+        self._bytes = 0
+        self._stamps: dict[str, int] = {}
+        self._locks: dict[str, tuple[str, float]] = {}
+        self._stats: dict[str, dict[str, int]] = {}
+
+    @property
+    def used_bytes(self) -> int:
+        """Bytes currently charged against ``max_bytes``."""
+        return self._bytes
+
+    def _count(self, context: str, field: str, amount: int = 1) -> None:
+        counters = self._stats.get(context)
+        if counters is None:
+            counters = self._stats[context] = dict.fromkeys(STAT_FIELDS, 0)
+        counters[field] = counters.get(field, 0) + amount
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[4]
+
+    def read(
+        self, key: str, context: str, tokens: Sequence[str] = ()
+    ) -> tuple[ReadStatus, bytes | NoValue]:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[3] <= time.monotonic():
+                if entry is not None:
+                    self._drop(key)
+                return ReadStatus.MISS, NO_VALUE
+            stamps = self._stamps
+            for token, stamp in zip(entry[0], entry[1], strict=True):
+                if stamps.get(token) != stamp:
+                    self._drop(key)
+                    return ReadStatus.STALE, NO_VALUE
+            self._entries.move_to_end(key)
+            return ReadStatus.HIT, entry[2]
+
+    def read_stamps(self, tokens: Sequence[str]) -> list[int]:
+        with self._lock:
+            out = []
+            for token in tokens:
+                stamp = self._stamps.get(token)
+                if stamp is None:
+                    stamp = self._stamps[token] = new_epoch()
+                out.append(stamp)
+            return out
+
+    def write(
+        self,
+        key: str,
+        context: str,
+        payload: bytes,
+        tokens: Sequence[str],
+        stamps: Sequence[int],
+        ttl_s: int,
+    ) -> bool:
+        size = len(payload) + len(key) + _ENTRY_OVERHEAD
+        with self._lock:
+            for token, stamp in zip(tokens, stamps, strict=True):
+                if self._stamps.get(token) != stamp:
+                    return False
+            if size > self.max_bytes:
+                self._count(context, "oversize")
+                return False
+            self._drop(key)
+            self._entries[key] = (
+                tuple(tokens),
+                tuple(stamps),
+                payload,
+                time.monotonic() + ttl_s,
+                size,
+            )
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                oldest = next(iter(self._entries))
+                self._drop(oldest)
+            return True
+
+    def bump(self, tokens: Sequence[str]) -> None:
+        with self._lock:
+            for token in tokens:
+                current = self._stamps.get(token)
+                self._stamps[token] = new_epoch() if current is None else current + 1
+
+    def acquire_lock(self, key: str, token: str, ttl_ms: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            held = self._locks.get(key)
+            if held is not None and held[1] > now:
+                return False
+            if len(self._locks) >= _MAX_LOCKS:
+                self._locks = {k: v for k, v in self._locks.items() if v[1] > now}
+                if len(self._locks) >= _MAX_LOCKS:
+                    return False  # too many computations in flight: compute without a lock
+            self._locks[key] = (token, now + ttl_ms / 1000)
+            return True
+
+    def lock_held(self, key: str) -> bool:
+        with self._lock:
+            held = self._locks.get(key)
+            return held is not None and held[1] > time.monotonic()
+
+    def release_lock(self, key: str, token: str) -> None:
+        with self._lock:
+            held = self._locks.get(key)
+            if held is not None and held[0] == token:
+                del self._locks[key]
+
+    def add_stats(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        with self._lock:
+            for context, fields in counts.items():
+                for field, amount in fields.items():
+                    self._count(context, field, amount)
+
+    def read_stats(self, contexts: Sequence[str]) -> dict[str, dict[str, int]]:
+        with self._lock:
+            names = dict.fromkeys([*contexts, *self._stats])
+            return {
+                name: dict(self._stats.get(name) or dict.fromkeys(STAT_FIELDS, 0)) for name in names
+            }

@@ -1,0 +1,268 @@
+"""Flask glue: ``install()`` builds the app's cache; ``cached``/``cached_view`` decorators.
+
+``turbina.cached("faturamento")`` can decorate functions at import time, before any app
+exists: the cache is looked up at call time (the current app's, else the last one
+installed); with none, the function simply runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, has_app_context, has_request_context, make_response, request
+from werkzeug.wrappers import Response
+
+from turbina.cache.backends.base import CacheBackend
+from turbina.cache.region import CacheSpec, TurbinaCache, Uncacheable
+from turbina.config import Settings
+from turbina.errors import TurbinaError
+
+__all__ = ["Cache", "cached", "cached_view", "current_cache", "install"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_default: list[TurbinaCache] = []
+_CACHEABLE_STATUS = frozenset({200, 203, 204, 300, 301, 404, 410})
+
+
+class Cache(TurbinaCache):
+    """``TurbinaCache`` plus a Flask view decorator."""
+
+    def cached_view(
+        self,
+        context: str,
+        depends_on: Iterable[Any] | None = None,
+        *,
+        ttl: int | None = None,
+        vary_on: Callable[[], Any] | None = None,
+        per_user: bool = True,
+    ) -> Callable[[F], F]:
+        """Cache a view's status, headers and body per full URL (with query string).
+
+        By default the key also varies on the logged-in Flask-Login user, so one user's page
+        is never served to another; ``vary_on`` returns an extra key part (e.g. a tenant);
+        ``per_user=False`` shares the page between all users (public pages only). Only GET
+        and HEAD are cached; responses that set cookies or stream are never stored.
+        """
+        deps = None if depends_on is None else list(depends_on)
+
+        def decorator(view: F) -> F:
+            resolved: list[CacheSpec] = []
+
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if request.method not in ("GET", "HEAD"):
+                    return view(*args, **kwargs)
+                if not resolved:
+                    resolved.append(self.spec_for(view, context, deps, ttl, extra="view")[0])
+                spec = resolved[0]
+                parts = (
+                    request.method,
+                    request.url,
+                    _user_part(per_user),
+                    vary_on() if vary_on else None,
+                )
+                key = _view_keys(spec, self.namespace).key(parts, {})
+                status = "MISS"
+
+                def render() -> Any:
+                    nonlocal status
+                    status = "MISS"
+                    response = make_response(view(*args, **kwargs))
+                    if (
+                        response.status_code not in _CACHEABLE_STATUS
+                        or response.direct_passthrough
+                        or not response.is_sequence
+                        or "Set-Cookie" in response.headers
+                    ):
+                        status = "BYPASS"
+                        return Uncacheable(response)
+                    headers = [
+                        [k, v] for k, v in response.headers.items() if k.lower() != "content-length"
+                    ]
+                    return [response.status_code, headers, response.get_data()]
+
+                status = "HIT"
+                value = self.get_or_create(spec, key, render)
+                if isinstance(value, Uncacheable):
+                    result: Response = value.value
+                elif isinstance(value, Response):
+                    result = value
+                else:
+                    code, headers, body = value
+                    result = current_app.response_class(body, status=code, headers=headers)
+                result.headers["X-Turbina-Cache"] = status
+                return result
+
+            wrapper.__turbina_cache__ = self  # type: ignore[attr-defined]
+            return wrapper  # type: ignore[return-value]
+
+        return decorator
+
+
+_view_key_makers: dict[tuple[str, str], Any] = {}
+
+
+def _view_keys(spec: CacheSpec, namespace: str) -> Any:
+    from turbina.cache.keys import KeyMaker
+
+    found = _view_key_makers.get((namespace, spec.name + spec.context))
+    if found is None:
+
+        def parts(method: Any, url: Any, user: Any, extra: Any) -> None:
+            """Key parts of a cached view."""
+
+        parts.__module__, parts.__qualname__ = spec.name.split(":", 1)
+        found = KeyMaker(parts, namespace, spec.context, "view")
+        if len(_view_key_makers) < 10_000:
+            _view_key_makers[(namespace, spec.name + spec.context)] = found
+    return found
+
+
+def _user_part(per_user: bool) -> Any:
+    if not per_user:
+        return None
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is None:
+        raise TurbinaError(
+            "cached_view varies on the logged-in user but the app has no Flask-Login LoginManager",
+            "set up Flask-Login, pass vary_on=<callable returning the user id>, "
+            "or per_user=False for a page that is the same for everyone",
+        )
+    from flask_login import current_user
+
+    if current_user is None or not getattr(current_user, "is_authenticated", False):
+        return ("anonymous",)
+    return ("user", str(current_user.get_id()))
+
+
+def current_cache() -> TurbinaCache | None:
+    """The current app's cache, else the last cache installed, else ``None``."""
+    if has_app_context():
+        state = current_app.extensions.get("turbina")
+        cache = getattr(state, "cache", None)
+        if cache is not None:
+            return cache
+    return _default[-1] if _default else None
+
+
+def set_default_cache(cache: TurbinaCache | None) -> None:
+    """Use ``cache`` for module-level decorators outside an app context."""
+    _default.clear()
+    if cache is not None:
+        _default.append(cache)
+
+
+def cached(
+    context: str,
+    depends_on: Iterable[Any] | None = None,
+    *,
+    ttl: int | None = None,
+    lock: bool = True,
+) -> Callable[[F], F]:
+    """``@turbina.cached("faturamento")``: cache in the current app's cache (see ``TurbinaCache.cached``)."""
+    deps = None if depends_on is None else list(depends_on)
+
+    def decorator(func: F) -> F:
+        resolved: dict[int, tuple[TurbinaCache, CacheSpec, Any]] = {}
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            cache = current_cache()
+            if cache is None:
+                return func(*args, **kwargs)
+            found = resolved.get(id(cache))
+            if found is None or found[0] is not cache:
+                spec, keys = cache.spec_for(func, context, deps, ttl, lock=lock)
+                if len(resolved) >= 100:
+                    resolved.clear()
+                found = resolved[id(cache)] = (cache, spec, keys)
+            return cache.call(found[1], found[2], func, args, kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def cached_view(
+    context: str,
+    depends_on: Iterable[Any] | None = None,
+    *,
+    ttl: int | None = None,
+    vary_on: Callable[[], Any] | None = None,
+    per_user: bool = True,
+) -> Callable[[F], F]:
+    """``@turbina.cached_view("entregas")``: cache a view in the current app's cache."""
+
+    def decorator(view: F) -> F:
+        wrapped: dict[int, Callable[..., Any]] = {}
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            cache = current_cache() if has_request_context() else None
+            if not isinstance(cache, Cache):
+                return view(*args, **kwargs)
+            inner = wrapped.get(id(cache))
+            if inner is None or inner.__turbina_cache__ is not cache:  # type: ignore[attr-defined]
+                inner = cache.cached_view(
+                    context, depends_on, ttl=ttl, vary_on=vary_on, per_user=per_user
+                )(view)
+                if len(wrapped) >= 100:
+                    wrapped.clear()
+                wrapped[id(cache)] = inner
+            return inner(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def build_backend(settings: Settings, app: Flask | None = None) -> CacheBackend:
+    """The backend named by ``TURBINA_CACHE_BACKEND``."""
+    kind = settings.get("CACHE_BACKEND")
+    if kind == "null":
+        from turbina.cache.backends.null import NullBackend
+
+        return NullBackend()
+    if kind == "memory":
+        from turbina.cache.backends.memory import MemoryBackend
+
+        return MemoryBackend(settings.get("CACHE_MAX_BYTES"))
+    url = settings.get("REDIS_URL")
+    if not url:
+        raise TurbinaError(
+            "TURBINA_CACHE_BACKEND=redis but no Redis URL is configured",
+            "set TURBINA_REDIS_URL or REDIS_URL, or use TURBINA_CACHE_BACKEND=memory",
+        )
+    from turbina.cache.backends.redis import RedisBackend
+
+    timeout = settings.get("CACHE_REDIS_TIMEOUT_MS") / 1000
+    if settings.get("CACHE_REDIS_CLUSTER"):
+        from redis.cluster import RedisCluster
+
+        client: Any = RedisCluster.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+    else:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    longest = max(settings.get("CACHE_CONTEXTS").values(), default=86400)
+    return RedisBackend(client, settings.get("CACHE_PREFIX"), stamp_ttl_s=max(2 * longest, 86400))
+
+
+def install(app: Flask, settings: Settings, state: Any = None) -> Cache:
+    """Build the app's cache from settings and track every engine's and session's writes."""
+    backend = build_backend(settings, app)
+    cache = Cache(
+        backend,
+        settings.get("CACHE_CONTEXTS"),
+        namespace=settings.get("CACHE_PREFIX"),
+        max_value_bytes=settings.get("CACHE_MAX_VALUE_BYTES"),
+        lock_timeout_ms=settings.get("CACHE_LOCK_TIMEOUT_MS"),
+        enabled=settings.get("CACHE_BACKEND") != "null",
+    )
+    cache.track_session_writes(None)
+    set_default_cache(cache)
+    return cache

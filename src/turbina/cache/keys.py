@@ -1,0 +1,163 @@
+"""Cache keys: namespace + context + module-qualified function name + typed, bound arguments.
+
+Arguments are bound with ``inspect.signature(func).bind()`` and defaults applied, so
+``f(1)``, ``f(x=1)`` and ``f(1, y=<default>)`` are one key. Each argument is encoded with
+its type (``1``, ``1.0``, ``True`` and ``"1"`` are four keys; a dataclass by its fields) and the whole is hashed with
+BLAKE2b to 128 bits. ``self`` is left out unless the instance declares what identifies it
+(a ``__cache_key__()`` method); ``cls`` is keyed by its qualified name. A value that has no
+stable identity (an object whose only name is its memory address) raises ``TypeError``
+naming the parameter instead of keying by ``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from hashlib import blake2b
+from typing import Any
+
+__all__ = ["KeyMaker", "function_name"]
+
+IDENTITY_METHOD = "__cache_key__"
+_REPR_SAFE = frozenset({str, int, float, bool, type(None)})
+
+
+def function_name(func: Callable[..., Any]) -> str:
+    """``module:qualname`` of ``func``: two functions with one name in two modules differ."""
+    module = getattr(func, "__module__", None) or "?"
+    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    return f"{module}:{qualname}"
+
+
+class _Unkeyable(Exception):
+    def __init__(self, cls: type) -> None:
+        super().__init__(cls)
+        self.cls = cls
+
+
+def _emit(value: Any, out: list[str]) -> None:
+    """Append a typed, unambiguous text form of ``value`` to ``out``."""
+    cls = type(value)
+    if cls is str:
+        out.append(f"s{len(value)}:{value}")
+    elif cls is int:
+        out.append(f"i{value};")
+    elif cls is bool:
+        out.append("T" if value else "F")
+    elif value is None:
+        out.append("N")
+    elif cls is float:
+        out.append(f"f{value!r};")
+    elif cls is list or cls is tuple:
+        out.append("[" if cls is list else "(")
+        out.append(f"{len(value)}:")
+        for item in value:
+            _emit(item, out)
+        out.append("]")
+    elif cls is dict or cls is set or cls is frozenset:
+        # Order-independent: sort the encoded members.
+        parts: list[str] = []
+        for item in value.items() if cls is dict else value:
+            sub: list[str] = []
+            if cls is dict:
+                _emit(item[0], sub)
+                _emit(item[1], sub)
+            else:
+                _emit(item, sub)
+            parts.append("".join(sub))
+        parts.sort()
+        tag = {dict: "{", set: "<", frozenset: "|"}[cls]
+        out.append(f"{tag}{len(parts)}:{''.join(f'{len(p)}:{p}' for p in parts)}")
+    elif cls is bytes:
+        out.append(f"b{len(value)}:{value.hex()}")
+    elif cls in (datetime, date, time, timedelta, Decimal, uuid.UUID):
+        text = str(value) if cls is not datetime else value.isoformat()
+        tz = f"@{value.tzinfo!s}" if cls in (datetime, time) and value.tzinfo is not None else ""
+        out.append(f"{cls.__name__}({text}{tz})")
+    elif isinstance(value, enum.Enum):
+        out.append(f"E{cls.__module__}.{cls.__qualname__}.{value.name};")
+    elif isinstance(value, type):
+        out.append(f"C{value.__module__}.{value.__qualname__};")
+    elif dataclasses.is_dataclass(value) and not hasattr(value, IDENTITY_METHOD):
+        # A dataclass argument (a filters object) is a value: keyed by its fields now.
+        out.append(f"D{cls.__module__}.{cls.__qualname__}(")
+        for item in dataclasses.fields(value):
+            out.append(f"{item.name}=")
+            _emit(getattr(value, item.name), out)
+        out.append(")")
+    else:
+        identity = getattr(value, IDENTITY_METHOD, None)
+        if identity is None or not callable(identity):
+            raise _Unkeyable(cls)
+        out.append(f"O{cls.__module__}.{cls.__qualname__}(")
+        _emit(identity(), out)
+        out.append(")")
+
+
+class KeyMaker:
+    """Builds the hashed key of one decorated function for given call arguments."""
+
+    __slots__ = ("_bind", "_count", "_drop_self", "_name", "_names", "_seed", "_simple")
+
+    def __init__(
+        self, func: Callable[..., Any], namespace: str, context: str, extra: str = ""
+    ) -> None:
+        self._name = function_name(func)
+        signature = inspect.signature(func)
+        self._bind = signature.bind
+        params = list(signature.parameters.values())
+        self._names = tuple(p.name for p in params)
+        self._count = len(params)
+        self._drop_self = bool(params) and params[0].name == "self"
+        # Positional-only calls to a function without defaults or *args skip bind() (hot path).
+        self._simple = all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+            for p in params
+        )
+        self._seed = f"{namespace}\x00{context}\x00{self._name}\x00{extra}\x00"
+
+    @property
+    def function(self) -> str:
+        """The module-qualified name of the function this key maker serves."""
+        return self._name
+
+    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """The 32-hex-digit key of one call; ``TypeError`` naming an un-keyable parameter."""
+        if self._simple and not kwargs and len(args) == self._count:
+            names: tuple[str, ...] = self._names
+            values: tuple[Any, ...] = args
+        else:
+            bound = self._bind(*args, **kwargs)
+            bound.apply_defaults()
+            names = tuple(bound.arguments)
+            values = tuple(bound.arguments.values())
+        if self._drop_self and values:
+            identity = getattr(values[0], IDENTITY_METHOD, None)
+            if identity is None:
+                names, values = names[1:], values[1:]
+            else:
+                values = (identity(), *values[1:])
+        if _REPR_SAFE.issuperset(map(type, values)):
+            # Fast path: repr() of str/int/float/bool/None is unambiguous and keeps the type
+            # (1, 1.0, True and '1' differ); params are in signature order, so names are implied.
+            text = self._seed + "R" + repr(values)
+        else:
+            out: list[str] = [self._seed, "S"]
+            for name, value in zip(names, values, strict=True):
+                out.append(f"{name}=")
+                try:
+                    _emit(value, out)
+                except _Unkeyable as exc:
+                    raise TypeError(
+                        f"cannot build a cache key for {self._name}: parameter {name!r} has type "
+                        f"{exc.cls.__module__}.{exc.cls.__qualname__}, which has no stable "
+                        f"identity; pass plain values (ids, strings, dates) or give the type a "
+                        f"{IDENTITY_METHOD}() method returning one"
+                    ) from None
+            text = "".join(out)
+        return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

@@ -1,0 +1,161 @@
+"""``QueriesState``: the recorders, slow log, N+1 findings of one app (framework-free)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from turbina.queries.context import QueryCollector
+from turbina.queries.explain import ExplainWorker
+from turbina.queries.nplusone import Finding, FindingsLog, findings, install_listener
+from turbina.queries.recorder import QueryRecorder
+from turbina.queries.slowlog import SlowLog
+from turbina.queries.stats import QueryStats, WorkloadSample
+
+FINDINGS_CAPACITY = 500
+
+
+class QueriesState:
+    """What ``turbina.queries`` keeps for one app: one ``QueryRecorder`` per engine (name ->
+    recorder), a shared ``SlowLog``, the ``FindingsLog`` and the settings they were built from.
+    """
+
+    def __init__(
+        self,
+        *,
+        slow_query_ms: float = 500.0,
+        max_fingerprints: int = 5000,
+        slow_log_size: int = 500,
+        nplusone_threshold: int = 5,
+        server_timing: bool = True,
+        explain: bool = True,
+        explain_interval_s: float = 300.0,
+        snapshot_path: str | None = None,
+    ) -> None:
+        self.slow_query_ms = slow_query_ms
+        self.max_fingerprints = max_fingerprints
+        self.nplusone_threshold = nplusone_threshold
+        self.server_timing = server_timing
+        self.explain = explain
+        self.explain_interval_s = explain_interval_s
+        self.snapshot_path = snapshot_path
+        self.slow_log = SlowLog(slow_log_size)
+        self.findings = FindingsLog(FINDINGS_CAPACITY)
+        self.recorders: dict[str, QueryRecorder] = {}
+        self._lock = threading.Lock()
+        install_listener()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> QueriesState:
+        """Build from a ``turbina.config.Settings``."""
+        return cls(
+            slow_query_ms=settings.get("SLOW_QUERY_MS"),
+            max_fingerprints=settings.get("MAX_FINGERPRINTS"),
+            slow_log_size=settings.get("SLOW_LOG_SIZE"),
+            nplusone_threshold=settings.get("NPLUSONE_THRESHOLD"),
+            server_timing=settings.get("SERVER_TIMING"),
+            explain=settings.get("EXPLAIN"),
+            explain_interval_s=settings.get("EXPLAIN_INTERVAL_S"),
+            snapshot_path=settings.get("QUERIES_SNAPSHOT"),
+        )
+
+    def attach(self, engine: Engine, name: str | None = None) -> QueryRecorder:
+        """Record ``engine`` (idempotent per engine); ``name`` labels it (default: database)."""
+        with self._lock:
+            existing: QueryRecorder | None = getattr(engine.dialect, "_turbina_recorder", None)
+            if existing is not None:
+                self.recorders.setdefault(existing.name, existing)
+                return existing
+            explainer = (
+                ExplainWorker(
+                    engine, interval_s=self.explain_interval_s, max_tracked=self.max_fingerprints
+                )
+                if self.explain
+                else None
+            )
+            label = name or engine.url.database or engine.dialect.name
+            if label in self.recorders:
+                label = f"{label}#{len(self.recorders)}"
+            recorder = QueryRecorder(
+                engine,
+                name=label,
+                max_fingerprints=self.max_fingerprints,
+                slow_query_ms=self.slow_query_ms,
+                slow_log=self.slow_log,
+                explainer=explainer,
+            )
+            self.recorders[label] = recorder
+            return recorder
+
+    def finish(self, collector: QueryCollector) -> list[Finding]:
+        """Turn a finished request's collector into findings and remember them."""
+        found = findings(collector, self.nplusone_threshold)
+        if found:
+            self.findings.add(found)
+        return found
+
+    def top(self, n: int = 20, sort: str = "total") -> list[tuple[str, QueryStats]]:
+        """Heaviest fingerprints over every engine: ``(engine name, stats)``."""
+        rows = [
+            (name, entry)
+            for name, rec in list(self.recorders.items())
+            for entry in rec.top(n, sort)
+        ]
+        keys = {
+            "total": lambda r: r[1].total_ms,
+            "p95": lambda r: r[1].histogram.percentile(95),
+            "calls": lambda r: r[1].calls,
+            "mean": lambda r: r[1].mean_ms,
+        }
+        rows.sort(key=keys[sort], reverse=True)
+        return rows[:n]
+
+    def workload_samples(self) -> list[WorkloadSample]:
+        """Captured workload of every engine, for the index advisor (in memory only)."""
+        return [
+            sample for rec in list(self.recorders.values()) for sample in rec.workload_samples()
+        ]
+
+    def snapshot(self, top: int = 1000) -> dict[str, Any]:
+        """A redacted, JSON-able view: top queries, slow log, findings (no raw SQL or parameters)."""
+        return {
+            "slow_query_ms": self.slow_query_ms,
+            "queries": [
+                dict(entry.summary(), engine=name) for name, entry in self.top(top, "total")
+            ],
+            "slow_total": self.slow_log.total,
+            "slow_log": [entry.to_dict() for entry in self.slow_log.entries()],
+            "findings": [seen.to_dict() for seen in self.findings.all()],
+        }
+
+    def save_snapshot(self, path: str | Path) -> None:
+        """Write ``snapshot()`` as JSON (atomically), for ``flask turbina queries --from``."""
+        target = Path(path)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.snapshot(), default=str, indent=1))
+        tmp.replace(target)
+
+    def save_snapshot_if_used(self, path: str | Path) -> bool:
+        """``save_snapshot`` unless nothing was recorded (so a CLI process that served no
+        request never overwrites the app's snapshot with an empty one)."""
+        if not any(len(rec.stats) for rec in self.recorders.values()) and not len(self.findings):
+            return False
+        self.save_snapshot(path)
+        return True
+
+    def reset(self) -> None:
+        """Forget stats, the slow log and findings."""
+        for rec in self.recorders.values():
+            rec.reset()
+        self.slow_log.clear()
+        self.findings.clear()
+
+    def close(self) -> None:
+        """Detach every recorder."""
+        for rec in self.recorders.values():
+            rec.close()
+        self.recorders.clear()
