@@ -12,6 +12,7 @@ from flask import Flask
 from fretes.auth import init_auth
 from fretes.models import db
 from fretes.timing import init_timing
+from turbina import Turbina
 
 
 def normalize_database_url(url: str) -> str:
@@ -41,6 +42,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
         JSON_SORT_KEYS=False,
     )
+    # TURBINA_* settings may come from the environment (e.g. the benchmark's gunicorn).
+    app.config.update({k: v for k, v in os.environ.items() if k.startswith("TURBINA_")})
+    app.config.setdefault("FRETES_TURBINA", os.environ.get("FRETES_TURBINA", "1") != "0")
     if config:
         app.config.update(config)
     url = app.config.get("DATABASE_URL") or os.environ.get("DATABASE_URL")
@@ -54,6 +58,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     init_auth(app)
     init_timing(app)
+    if app.config["FRETES_TURBINA"]:
+        # Query recorder (Server-Timing db part, N+1 findings) and the cache the optimized
+        # form uses. FRETES_TURBINA=0 runs the app with no Turbina at all.
+        Turbina(app)
 
     from fretes.views import register_views
 

@@ -37,6 +37,11 @@ class Turbina:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> TurbinaState:
+        if EXTENSION_KEY in app.extensions:
+            raise TurbinaError(
+                "Turbina is already initialised on this app",
+                "call Turbina(app) or init_app(app) once per app",
+            )
         settings = load_settings(app.config, **self._overrides)
         state = TurbinaState(settings=settings)
         app.extensions[EXTENSION_KEY] = state

@@ -29,6 +29,7 @@ def app(db_url: str) -> Iterator[Flask]:
         {
             "DATABASE_URL": db_url,
             "TESTING": True,
+            "FRETES_TURBINA": False,
             "TURBINA_EXPLAIN": False,
             "TURBINA_CACHE_BACKEND": "null",
         }

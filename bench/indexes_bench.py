@@ -1,0 +1,377 @@
+"""Index advisor benchmark: no extra indexes vs the seed's hand-written set vs the advisor's set.
+
+One run, same data, same workload: the six slow pages of ``fretes`` are requested through the
+Flask test client with the query recorder on (parameters planned by ``bench.workload`` from
+the data), one captured workload per page. For each index set the page workloads are replayed
+(every captured statement with its sample parameters, median of ``--runs``, times its calls)
+and the set's size is measured. The advisor is timed on the combined workload; by default its
+storage budget is the size of the seed's set (same storage, who is faster?).
+
+    python -m bench.indexes_bench --scale real --db both
+    python -m bench.indexes_bench --scale large --db postgresql --capture-scale real --rounds 1
+
+Writes bench/results/indexes_<scale>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from turbina.indexes import ddl
+from turbina.indexes.advisor import Advice
+from turbina.indexes.commands import advise_workload
+from turbina.indexes.verify import time_workload
+from turbina.indexes.workload import WorkloadQuery, from_samples, from_sql_file
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+FALLBACK_WORKLOAD = ROOT / "bench" / "workloads" / "fretes.sql"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# The seed's indices_criticos.sql, as it would have to be written to run at all: the three
+# CURRENT_DATE predicates (rejected by PostgreSQL: not IMMUTABLE) pinned by hand to fixed
+# dates relative to the dataset's reference date (2026-11-27).
+SEED_FIXED = [
+    "CREATE INDEX IF NOT EXISTS idx_entregas_data_embarque_vendedor ON entregas_monitoradas (data_embarque, vendedor) WHERE entregue = false",
+    "CREATE INDEX IF NOT EXISTS idx_entregas_cliente_periodo ON entregas_monitoradas (cliente, data_embarque) WHERE data_embarque >= DATE '2026-08-29'",
+    "CREATE INDEX IF NOT EXISTS idx_embarques_status_data ON embarques (status, data_embarque) WHERE status = 'ativo'",
+    "CREATE INDEX IF NOT EXISTS idx_faturamento_data_cliente ON relatorio_faturamento_importado (data_fatura, nome_cliente)",
+    "CREATE INDEX IF NOT EXISTS idx_faturamento_valor_periodo ON relatorio_faturamento_importado (data_fatura, valor_total) WHERE data_fatura >= DATE '2026-10-28'",
+    "CREATE INDEX IF NOT EXISTS idx_fretes_status_transportadora ON fretes (status, transportadora_id, criado_em)",
+    "CREATE INDEX IF NOT EXISTS idx_pedidos_status_expedicao ON pedidos (status, expedicao) WHERE expedicao >= DATE '2026-10-28'",
+]
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _sqlite_seed(statement: str) -> str:
+    return statement.replace("DATE '", "'")  # SQLite compares ISO date text
+
+
+# --- dataset ---------------------------------------------------------------------------------
+def ensure_dataset(db: str, scale: str, pg_admin: str) -> str:
+    """URL of a generated fretes dataset (built once, reused by later runs)."""
+    from fretes.datagen import generate
+
+    if db == "sqlite":
+        path = ROOT / "instance" / f"idxbench-{scale}.db"
+        url = f"sqlite:///{path}"
+    else:
+        name = f"turbina_idxbench_{scale}"
+        admin = sa.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %(n)s", {"n": name}
+            ).first():
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        url = sa.make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
+    engine = sa.create_engine(url)
+    try:
+        filled = sa.inspect(engine).has_table("entregas_monitoradas") and bool(
+            engine.connect().execute(sa.text("SELECT count(*) FROM entregas_monitoradas")).scalar()
+        )
+    finally:
+        engine.dispose()
+    if not filled:
+        _say(f"generating {scale} dataset on {db} ...")
+        generate(url, scale=scale, seed=42, reset=True, progress=False)
+    return url
+
+
+# --- workload capture --------------------------------------------------------------------------
+def capture(url: str, per_page: int, seed: int = 42) -> dict[str, list[WorkloadQuery]]:
+    """Each page's captured SELECTs (recorder on, pages requested through the test client)."""
+    from bench.catalog import build_catalog
+    from bench.workload import PAGES, Workload
+    from fretes.app import create_app
+    from fretes.datagen import DEMO_PASSWORD
+    from turbina.extension import Turbina
+
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "FRETES_TURBINA": False})
+    state = Turbina(cache_backend="null", explain=False, server_timing=False).init_app(app)
+    workload = Workload(build_catalog(url, DEMO_PASSWORD), write_ratio=0.0)
+    rng = random.Random(seed)
+    pages: dict[str, list[WorkloadQuery]] = {}
+    with app.test_client() as client:
+        for label in PAGES:
+            state.queries.reset()
+            for _ in range(per_page):
+                account = workload.pick_account(rng)
+                planned = workload._page(
+                    rng, account, label
+                )  # a GET of this page, realistic params
+                client.post("/login", json=workload.login_body(account))
+                response = client.get(planned.path, query_string=planned.params)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{label} answered {response.status_code}")
+            samples = [
+                s
+                for s in state.queries.workload_samples()
+                if "users" not in s.statement.split("WHERE")[0]
+            ]
+            pages[label] = [_labelled(q, label) for q in from_samples(samples)]
+    state.queries.close()
+    return pages
+
+
+def _labelled(query: WorkloadQuery, label: str) -> WorkloadQuery:
+    return WorkloadQuery(
+        query.sql, query.params, query.calls, query.mean_ms, query.fingerprint, label
+    )
+
+
+def fallback_pages() -> dict[str, list[WorkloadQuery]]:
+    pages: dict[str, list[WorkloadQuery]] = {}
+    for query in from_sql_file(FALLBACK_WORKLOAD):
+        pages.setdefault(query.label or "workload", []).append(query)
+    return pages
+
+
+# --- index sets --------------------------------------------------------------------------------
+def drop_extra_indexes(engine: sa.Engine) -> None:
+    """Back to the naive schema: drop every index that does not back a constraint."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if engine.dialect.name == "postgresql":
+            names = (
+                conn.exec_driver_sql(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+                )
+                .scalars()
+                .all()
+            )
+        else:
+            names = (
+                conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                )
+                .scalars()
+                .all()
+            )
+        for name in names:
+            conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
+def index_bytes(engine: sa.Engine, names: list[str]) -> int:
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            return sum(
+                int(
+                    conn.exec_driver_sql(
+                        "SELECT pg_relation_size(to_regclass(%(n)s))", {"n": n}
+                    ).scalar()
+                    or 0
+                )
+                for n in names
+            )
+        return sum(
+            int(
+                conn.exec_driver_sql(
+                    "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?", (n,)
+                ).scalar()
+                or 0
+            )
+            for n in names
+        )
+
+
+def build(engine: sa.Engine, statements: list[str]) -> list[str]:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql("ANALYZE")
+    return [s.split("EXISTS", 1)[1].split()[0] for s in statements]
+
+
+def measure(
+    engine: sa.Engine, pages: dict[str, list[WorkloadQuery]], runs: int
+) -> dict[str, float]:
+    """Per page: Σ calls × median statement time (ms), replayed on this index set."""
+    out = {}
+    for label, queries in pages.items():
+        times = time_workload(engine, queries, runs)
+        out[label] = sum(q.calls * t for q, t in zip(queries, times, strict=True))
+    return out
+
+
+def run_db(
+    db: str,
+    scale: str,
+    per_page: int,
+    runs: int,
+    rounds: int,
+    budget: str | None,
+    pg_admin: str,
+    capture_scale: str | None = None,
+) -> dict[str, Any]:
+    url = ensure_dataset(db, scale, pg_admin)
+    # At `large` the naive pages' N+1 loads make capturing slow: capture the same pages on a
+    # smaller dataset (same generator, same vocabularies) and replay their statements here.
+    capture_url = ensure_dataset(db, capture_scale, pg_admin) if capture_scale else url
+    engine = sa.create_engine(url)
+    drop_extra_indexes(engine)
+    if db == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS hypopg")
+            conn.exec_driver_sql("ANALYZE")
+    try:
+        pages = capture(capture_url, per_page)
+        source = f"captured (recorder + test client) on `{capture_scale or scale}`"
+    except Exception as exc:  # the pages are another part's work: fall back to the SQL file
+        _say(f"capture failed ({exc!r}); using {FALLBACK_WORKLOAD}")
+        pages, source = fallback_pages(), f"hand-written {FALLBACK_WORKLOAD.name}"
+    combined = [q for queries in pages.values() for q in queries]
+    _say(f"{db}: {len(combined)} statements over {len(pages)} pages")
+    seed_statements = SEED_FIXED if db == "postgresql" else [_sqlite_seed(s) for s in SEED_FIXED]
+    seed_bytes = index_bytes(engine, build(engine, seed_statements))
+    drop_extra_indexes(engine)
+    started = time.perf_counter()
+    advice = advise_workload(engine, combined, budget=budget or f"{seed_bytes}b", progress=_say)
+    advising_s = time.perf_counter() - started
+    _say(f"{db}: advised {len(advice.specs)} indexes in {advising_s:.1f} s")
+    sets = {
+        "none": [],
+        "seed": seed_statements,
+        "advisor": [
+            ddl.create_sql(s, engine.dialect.name, if_not_exists=True) for s in advice.specs
+        ],
+    }
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in sets}
+    sizes: dict[str, int] = {}
+    for round_no in range(rounds):
+        order = list(sets)[round_no % 3 :] + list(sets)[: round_no % 3]  # rotate: cancels drift
+        for name in order:
+            drop_extra_indexes(engine)
+            names = build(engine, sets[name])
+            sizes[name] = index_bytes(engine, names)
+            measure(engine, pages, 1)  # warm-up pass
+            samples[name].append(measure(engine, pages, runs))
+            _say(f"{db} round {round_no + 1} {name}: {sum(samples[name][-1].values()):.1f} ms")
+    drop_extra_indexes(engine)
+    engine.dispose()
+    result: dict[str, Any] = {
+        "db": db,
+        "scale": scale,
+        "workload": source,
+        "statements": len(combined),
+        "runs": runs,
+        "rounds": rounds,
+        "sets": {},
+    }
+    for name in sets:
+        page_ms = {page: statistics.median(r[page] for r in samples[name]) for page in pages}
+        result["sets"][name] = {
+            "pages_ms": page_ms,
+            "total_ms": statistics.median(sum(r.values()) for r in samples[name]),
+            "index_bytes": sizes[name],
+            "indexes": len(sets[name]),
+        }
+    result["sets"]["advisor"].update(_advice_summary(advice, advising_s))
+    return result
+
+
+def _advice_summary(advice: Advice, seconds: float) -> dict[str, Any]:
+    return {
+        "advising_s": round(seconds, 2),
+        "backend": advice.backend,
+        "rounds": advice.rounds,
+        "stopped": advice.stopped,
+        "budget_bytes": advice.budget,
+        "ddl": [ddl.create_sql(r.spec, advice.dialect, True, True) for r in advice.recommendations],
+        "notes": advice.notes,
+    }
+
+
+# --- report ------------------------------------------------------------------------------------
+def markdown(results: list[dict[str, Any]]) -> str:
+    lines = ["# Index advisor benchmark", ""]
+    for res in results:
+        sets = res["sets"]
+        lines += [
+            f"## {res['db']} — scale `{res['scale']}`",
+            "",
+            f"Workload: {res['workload']}, {res['statements']} statements. Page time = Σ over its "
+            f"statements of calls × median of {res['runs']} replays (ms); median of {res['rounds']} "
+            "interleaved rounds.",
+            "",
+            "| page | none | seed | advisor | advisor / seed |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for page in sets["none"]["pages_ms"]:
+            n, s, a = (sets[k]["pages_ms"][page] for k in ("none", "seed", "advisor"))
+            lines.append(
+                f"| {page} | {n:.1f} | {s:.1f} | {a:.1f} | {a / s if s else float('nan'):.2f} |"
+            )
+        lines.append(
+            "| **total** | "
+            + " | ".join(f"{sets[k]['total_ms']:.1f}" for k in ("none", "seed", "advisor"))
+            + f" | {sets['advisor']['total_ms'] / sets['seed']['total_ms']:.2f} |"
+        )
+        lines += ["", "| set | indexes | size (bytes) |", "|---|---:|---:|"]
+        lines += [
+            f"| {k} | {sets[k]['indexes']} | {sets[k]['index_bytes']:,} |"
+            for k in ("none", "seed", "advisor")
+        ]
+        adv = sets["advisor"]
+        lines += [
+            "",
+            f"Advising: {adv['advising_s']} s ({adv['backend']}, {adv['rounds']} rounds, {adv['stopped']}), "
+            f"budget {adv['budget_bytes']:,} bytes. Advised:",
+            "",
+        ]
+        lines += [f"- `{d}`" for d in adv["ddl"]] + [""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="real", choices=["tiny", "real", "large"])
+    parser.add_argument("--db", default="both", choices=["postgresql", "sqlite", "both"])
+    parser.add_argument("--per-page", type=int, default=6, help="Requests per page when capturing.")
+    parser.add_argument("--runs", type=int, default=5, help="Replays per statement (median).")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Interleaved rounds per set (median)."
+    )
+    parser.add_argument("--budget", help="Advisor budget (default: the seed set's size).")
+    parser.add_argument(
+        "--capture-scale", help="Capture the pages on this scale's dataset instead."
+    )
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN)
+    args = parser.parse_args(argv)
+    dbs = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
+    results = [
+        run_db(
+            db,
+            args.scale,
+            args.per_page,
+            args.runs,
+            args.rounds,
+            args.budget,
+            args.pg_admin_url,
+            args.capture_scale,
+        )
+        for db in dbs
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"indexes_{args.scale}"
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    stem.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
