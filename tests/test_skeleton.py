@@ -44,3 +44,22 @@ def test_contexts_merge_over_defaults() -> None:
 def test_non_turbina_keys_are_ignored_and_redis_url_falls_back() -> None:
     settings = load_settings({"SECRET_KEY": "x", "REDIS_URL": "redis://h:1/2"})
     assert settings.redis_url == "redis://h:1/2"
+
+
+def test_contexts_from_an_environment_string() -> None:
+    settings = load_settings({"TURBINA_CACHE_CONTEXTS": "relatorios=60, entregas=10"})
+    assert settings.cache_contexts["relatorios"] == 60
+    assert settings.cache_contexts["entregas"] == 10
+    with pytest.raises(ConfigError) as info:
+        load_settings({"TURBINA_CACHE_CONTEXTS": "relatorios"})
+    assert "TURBINA_CACHE_CONTEXTS" in str(info.value)
+
+
+def test_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    from turbina.config import KEYS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [f"TURBINA_{key.name}" for key in KEYS if f"`TURBINA_{key.name}`" not in readme]
+    assert not missing, f"README configuration table lacks {missing}"

@@ -75,6 +75,11 @@ def _choice(*options: str) -> Callable[[Any], str]:
 
 
 def _contexts(value: Any) -> Mapping[str, int]:
+    if isinstance(value, str):  # from the environment: "faturamento=3600,relatorios=60"
+        pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError("expected name=seconds pairs separated by commas")
+        value = {name.strip(): ttl.strip() for name, _, ttl in pairs}
     if not isinstance(value, Mapping):
         raise ValueError("expected a mapping of context name -> TTL in seconds")
     parsed: dict[str, int] = {}
