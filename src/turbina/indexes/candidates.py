@@ -1,0 +1,358 @@
+"""Candidate indexes: which columns each statement filters, joins, sorts and groups on.
+
+Statements are parsed with sqlglot in the database's dialect. For every table a statement
+touches we record a ``TableUsage`` (equality/IN/join-key columns, range columns, ORDER BY and
+GROUP BY columns, constant predicates usable as partial-index predicates, and the columns the
+statement reads). ``CandidateSpace`` turns the usages into the moves the advisor may take.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from turbina.indexes.spec import IndexSpec, sqlglot_dialect
+
+MAX_INCLUDE_COLUMNS = 3
+PARTIAL_MAX_FRACTION = 0.3
+MAX_VOCABULARY = 20
+_VALUE_TYPES = (exp.Placeholder, exp.Parameter, exp.Literal, exp.Boolean, exp.Null)
+
+
+@dataclass(frozen=True)
+class ConstantPredicate:
+    """A predicate with a literal value (``entregue = false``): a partial-index candidate."""
+
+    column: str
+    sql: str
+    vocabulary: bool = False  # a quoted word: only a partial predicate on a low-cardinality column
+
+
+@dataclass
+class TableUsage:
+    """What one statement does with one table."""
+
+    table: str
+    equality: list[str] = field(default_factory=list)
+    range: list[str] = field(default_factory=list)
+    sort: list[str] = field(default_factory=list)
+    group: list[str] = field(default_factory=list)
+    constants: list[ConstantPredicate] = field(default_factory=list)
+    referenced: set[str] = field(default_factory=set)
+    star: bool = False
+
+    def indexable(self) -> list[str]:
+        return _dedup([*self.equality, *self.range, *self.sort, *self.group])
+
+    def _add(self, bucket: list[str], column: str) -> None:
+        if column not in bucket:
+            bucket.append(column)
+
+
+def _dedup(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _is_value(node: exp.Expr) -> bool:
+    if isinstance(node, _VALUE_TYPES):
+        return True
+    if isinstance(node, exp.Cast | exp.Neg | exp.Paren):
+        return _is_value(node.this)
+    if isinstance(node, exp.Tuple):
+        return all(_is_value(e) for e in node.expressions)
+    # A function of no columns (now(), :param + 1) is a value for the planner.
+    return not isinstance(node, exp.Column) and not any(node.find_all(exp.Column, exp.Select))
+
+
+def _is_constant(node: exp.Expr) -> bool:
+    # Booleans and quoted words (status vocabularies) make partial predicates; a number in the
+    # SQL is usually an id that stands for any value, so it does not.
+    if isinstance(node, exp.Cast):
+        node = node.this
+    return isinstance(node, exp.Boolean) or (isinstance(node, exp.Literal) and node.is_string)
+
+
+class _Resolver:
+    """Maps a column reference to (table, column) using aliases and the optional schema."""
+
+    def __init__(self, tree: exp.Expr, schema: Mapping[str, set[str]]) -> None:
+        self.schema = schema
+        self.aliases: dict[str, str] = {}
+        for table in tree.find_all(exp.Table):
+            if table.name:
+                self.aliases[table.alias_or_name] = table.name
+                self.aliases.setdefault(table.name, table.name)
+
+    def scope_tables(self, select: exp.Select) -> list[str]:
+        tables = []
+        from_ = select.args.get("from_") or select.args.get("from")
+        sources = [from_.this] if from_ is not None else []
+        sources += [join.this for join in select.args.get("joins") or []]
+        for source in sources:
+            if isinstance(source, exp.Table) and source.name:
+                tables.append(source.name)
+        return tables
+
+    def resolve(self, column: exp.Column, scope: list[str]) -> tuple[str, str] | None:
+        name = column.name
+        if not name:
+            return None
+        if column.table:
+            table = self.aliases.get(column.table)
+            return (table, name) if table else None
+        owners = [t for t in scope if name in self.schema.get(t, ())]
+        if len(owners) == 1:
+            return owners[0], name
+        if len(scope) == 1 and not self.schema.get(scope[0]):
+            return scope[0], name
+        return None
+
+
+def analyze(
+    sql: str, dialect: str, schema: Mapping[str, set[str]] | None = None
+) -> list[TableUsage]:
+    """Per-table usage of one SELECT statement; ``[]`` when it is not a parsable SELECT."""
+    try:
+        tree = sqlglot.parse_one(sql, read=sqlglot_dialect(dialect))
+    except SqlglotError:
+        return []
+    if tree is None or not tree.find(exp.Select):
+        return []
+    if isinstance(tree, exp.Insert | exp.Update | exp.Delete | exp.Create | exp.Drop):
+        return []
+    resolver = _Resolver(tree, schema or {})
+    usages: dict[str, TableUsage] = {}
+
+    def usage(table: str) -> TableUsage:
+        return usages.setdefault(table, TableUsage(table))
+
+    for select in tree.find_all(exp.Select):
+        scope = resolver.scope_tables(select) or list(resolver.aliases.values())
+        _collect_select(select, scope, resolver, usage, sqlglot_dialect(dialect))
+    return [u for u in usages.values() if u.table in (schema or {u.table: set()})]
+
+
+def _collect_select(
+    select: exp.Select,
+    scope: list[str],
+    resolver: _Resolver,
+    usage: Callable[[str], TableUsage],
+    dialect: str,
+) -> None:
+    for table in scope:
+        usage(table)
+    conditions: list[tuple[exp.Expr, bool]] = []
+    where = select.args.get("where")
+    if where is not None:
+        conditions.append((where.this, True))
+    for join in select.args.get("joins") or []:
+        if join.args.get("on") is not None:
+            conditions.append((join.args["on"], False))
+    for condition, top_level in conditions:
+        for conjunct in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            _classify(conjunct, scope, resolver, usage, dialect, constant_ok=top_level)
+    order = select.args.get("order")
+    if order is not None:
+        for item in order.expressions:
+            node = item.this if isinstance(item, exp.Ordered) else item
+            if isinstance(node, exp.Column) and (hit := resolver.resolve(node, scope)):
+                u = usage(hit[0])
+                u._add(u.sort, hit[1])
+    group = select.args.get("group")
+    if group is not None:
+        for node in group.expressions:
+            if isinstance(node, exp.Column) and (hit := resolver.resolve(node, scope)):
+                u = usage(hit[0])
+                u._add(u.group, hit[1])
+    for node in select.expressions:
+        if isinstance(node, exp.Star) or (
+            isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
+        ):
+            for table in scope:
+                usage(table).star = True
+    for column in select.find_all(exp.Column):
+        if column.find_ancestor(exp.Select) is select and (hit := resolver.resolve(column, scope)):
+            usage(hit[0]).referenced.add(hit[1])
+
+
+def _classify(
+    node: exp.Expr,
+    scope: list[str],
+    resolver: _Resolver,
+    usage: Callable[[str], TableUsage],
+    dialect: str,
+    constant_ok: bool,
+) -> None:
+    if isinstance(node, exp.Paren):
+        _classify(node.this, scope, resolver, usage, dialect, constant_ok)
+        return
+    if isinstance(node, exp.Or):
+        for part in node.flatten():
+            _classify(part, scope, resolver, usage, dialect, False)
+        return
+    left = node.this if isinstance(node, exp.Binary | exp.In | exp.Between | exp.Is) else None
+    comparison = exp.EQ | exp.GT | exp.GTE | exp.LT | exp.LTE
+    if (
+        isinstance(node, comparison)
+        and not isinstance(left, exp.Column)
+        and isinstance(node.expression, exp.Column)
+    ):
+        # "%(param_1)s = child.parent_id" (how SQLAlchemy writes lazy loads): column first.
+        node = node.__class__(this=node.expression, expression=node.this)
+        left = node.this
+    if not isinstance(left, exp.Column):
+        return
+    hit = resolver.resolve(left, scope)
+    if hit is None:
+        return
+    table, column = hit
+    u = usage(table)
+    right = node.args.get("expression")
+    if isinstance(node, exp.EQ) and isinstance(right, exp.Column):
+        other = resolver.resolve(right, scope)
+        u._add(u.equality, column)
+        if other is not None:
+            o = usage(other[0])
+            o._add(o.equality, other[1])
+        return
+    if isinstance(node, exp.EQ | exp.In) and (right is None or _is_value(right)):
+        if isinstance(node, exp.In) and node.args.get("query") is not None:
+            return
+        u._add(u.equality, column)
+        if constant_ok and isinstance(node, exp.EQ) and right is not None and _is_constant(right):
+            word = not isinstance(right.this if isinstance(right, exp.Cast) else right, exp.Boolean)
+            u.constants.append(ConstantPredicate(column, _unqualified_sql(node, dialect), word))
+    elif isinstance(node, exp.Is):
+        u._add(u.equality, column)
+        if constant_ok:
+            u.constants.append(ConstantPredicate(column, _unqualified_sql(node, dialect)))
+    elif isinstance(node, exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between):
+        if right is None or _is_value(right):
+            u._add(u.range, column)
+    elif (
+        isinstance(node, exp.Like)
+        and isinstance(right, exp.Literal)
+        and not str(right.this).startswith("%")
+    ):
+        # Only a prefix pattern can use a btree; a parameter's pattern is unknown.
+        u._add(u.range, column)
+
+
+def _unqualified_sql(node: exp.Expr, dialect: str) -> str:
+    # An index predicate names the table's columns bare; the query's alias means nothing there.
+    copy = node.copy()
+    for column in copy.find_all(exp.Column):
+        column.set("table", None)
+    if isinstance(copy, exp.EQ) and isinstance(copy.expression, exp.Boolean):
+        # PostgreSQL folds "b = false" to "NOT b"; HypoPG matches predicates without folding.
+        column = copy.this
+        return (column if copy.expression.this else exp.Not(this=column)).sql(dialect)
+    return copy.sql(dialect)
+
+
+class CandidateSpace:
+    """The moves available to the advisor, built from the usages of a whole workload."""
+
+    def __init__(
+        self,
+        usages: Iterable[TableUsage],
+        existing: Iterable[IndexSpec] = (),
+        supports_include: bool = False,
+        fraction: Callable[[str, str], float] | None = None,
+        distinct: Callable[[str, str], int] | None = None,
+    ) -> None:
+        self.usages = list(usages)
+        self.existing = list(existing)
+        self.supports_include = supports_include
+        self._fraction = fraction
+        self._distinct = distinct
+        self._fractions: dict[tuple[str, str], float] = {}
+
+    def covered(self, spec: IndexSpec) -> bool:
+        """True when an existing index already serves ``spec`` (same or a longer prefix)."""
+        return any(index.covers(spec) for index in self.existing)
+
+    def _selective(self, table: str, predicate: ConstantPredicate) -> bool:
+        # 'PAGO' in fretes.status is a state worth a partial index; 'Vendedor 01' in a
+        # hand-written file only stands for "some vendedor": require a small vocabulary.
+        if predicate.vocabulary and self._distinct is not None:
+            key = (table, f"distinct:{predicate.column}")
+            if key not in self._fractions:
+                self._fractions[key] = float(self._distinct(table, predicate.column))
+            if self._fractions[key] > MAX_VOCABULARY:
+                return False
+        if self._fraction is None:
+            return True
+        key = (table, predicate.sql)
+        if key not in self._fractions:
+            self._fractions[key] = self._fraction(table, predicate.sql)
+        return self._fractions[key] <= PARTIAL_MAX_FRACTION
+
+    def predicates(self, table: str, columns: tuple[str, ...] = ()) -> list[ConstantPredicate]:
+        """Selective constant predicates seen together with ``columns`` on ``table``."""
+        found: dict[str, ConstantPredicate] = {}
+        for u in self.usages:
+            if u.table != table or not set(columns) <= set(u.indexable()):
+                continue
+            for predicate in u.constants:
+                if predicate.column not in columns and self._selective(table, predicate):
+                    found.setdefault(predicate.sql, predicate)
+        return list(found.values())
+
+    def singles(self) -> list[IndexSpec]:
+        """New single-column indexes (and their partial variants) not already covered."""
+        specs: dict[IndexSpec, None] = {}
+        for u in self.usages:
+            for column in u.indexable():
+                spec = IndexSpec(u.table, (column,))
+                if not self.covered(spec):
+                    specs[spec] = None
+                for predicate in self.predicates(u.table, (column,)):
+                    partial = spec.with_where(predicate.sql)
+                    if not self.covered(partial):
+                        specs[partial] = None
+        return list(specs)
+
+    def appendable(self, spec: IndexSpec) -> list[str]:
+        """Columns that may follow ``spec``'s: equality first, then one range, then the sort."""
+        found: list[str] = []
+        for u in self.usages:
+            if u.table != spec.table:
+                continue
+            cols = list(spec.columns)
+            if set(cols) <= set(u.equality):
+                found += [c for c in u.equality if c not in cols]
+                found += [c for c in u.range if c not in cols]
+                if not u.range:
+                    found += [c for c in u.sort if c not in cols][:1]
+                found += [c for c in u.group if c not in cols][:1]
+            elif set(cols[:-1]) <= set(u.equality) and cols[-1] in u.sort:
+                position = u.sort.index(cols[-1])
+                found += [c for c in u.sort[position + 1 : position + 2] if c not in cols]
+        if spec.where:  # a column the partial predicate pins adds nothing to the key
+            pinned = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", spec.where))
+            found = [c for c in found if c not in pinned]
+        return _dedup(found)
+
+    def variants(self, spec: IndexSpec) -> list[IndexSpec]:
+        """Partial and INCLUDE variants of a chosen index."""
+        out: list[IndexSpec] = []
+        if spec.where is None:
+            out += [spec.with_where(p.sql) for p in self.predicates(spec.table, spec.columns)]
+        if self.supports_include and not spec.include:
+            for u in self.usages:
+                if u.table != spec.table or u.star or not set(spec.columns) <= u.referenced:
+                    continue
+                extra = u.referenced - set(spec.columns)
+                if 0 < len(extra) <= MAX_INCLUDE_COLUMNS:
+                    out.append(spec.with_include(extra))
+        return [v for v in _dedup_specs(out) if v != spec and not self.covered(v)]
+
+
+def _dedup_specs(specs: Iterable[IndexSpec]) -> list[IndexSpec]:
+    return list(dict.fromkeys(specs))

@@ -1,0 +1,329 @@
+"""CLI: ``flask turbina indexes advise|verify|apply|check`` (also ``turbina indexes ...``).
+
+Outside an app, ``--database-url`` and ``--workload FILE.sql`` say what to work on; inside an
+app they default to the app's engine and the workload the query recorder captured.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from turbina.errors import TurbinaError
+from turbina.indexes import ddl, workload
+from turbina.indexes.advisor import DEFAULT_MAX_SECONDS, DEFAULT_MIN_IMPROVEMENT, Advice, Advisor
+from turbina.indexes.check import check_file
+from turbina.indexes.report import drop_suggestions, render_lines, to_json
+from turbina.indexes.verify import verify as verify_indexes
+from turbina.indexes.whatif import open_backend
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|mb|gb)?\s*$", re.I)
+_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def parse_budget(text: str | None) -> tuple[int | None, float | None]:
+    """``--budget``: bytes (``500MB``) or a share of the data size (``30%``)."""
+    if text is None:
+        return None, None
+    match = _SIZE.match(text)
+    if not match:
+        raise TurbinaError(
+            f"--budget {text!r} is not a size", "write e.g. --budget 200MB or --budget 25%"
+        )
+    number, unit = float(match.group(1)), (match.group(2) or "b").lower()
+    if unit == "%":
+        return None, number / 100.0
+    return int(number * _UNITS[unit]), None
+
+
+def normalize_url(url: str) -> str:
+    """Plain ``postgresql://``/``postgres://`` URLs use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _flask_app() -> Any:
+    from flask import current_app, has_app_context
+    from flask.cli import NoAppException, ScriptInfo
+
+    if has_app_context():
+        return current_app._get_current_object()  # type: ignore[attr-defined]
+    ctx = click.get_current_context(silent=True)
+    info = ctx.find_object(ScriptInfo) if ctx is not None else None
+    if info is None:
+        return None
+    try:
+        return info.load_app()
+    except NoAppException:
+        return None
+
+
+@contextmanager
+def _target(database_url: str | None) -> Iterator[tuple[sa.Engine, Any]]:
+    """(engine, app or None); an engine we created is disposed afterwards."""
+    app = _flask_app()
+    if database_url:
+        engine = sa.create_engine(normalize_url(database_url))
+        try:
+            yield engine, app
+        finally:
+            engine.dispose()
+        return
+    if app is None:
+        raise TurbinaError(
+            "no database to work on",
+            "pass --database-url URL, or run it as flask turbina indexes ...",
+        )
+    with app.app_context():
+        extension = app.extensions.get("sqlalchemy")
+        if extension is None:
+            raise TurbinaError("the app has no Flask-SQLAlchemy engine", "pass --database-url URL")
+        yield extension.engine, app
+
+
+def _workload(
+    engine: sa.Engine, app: Any, files: tuple[str, ...], pg_stat: bool
+) -> list[workload.WorkloadQuery]:
+    queries: list[workload.WorkloadQuery] = []
+    for path in files:
+        queries += workload.from_sql_file(path)
+    if pg_stat:
+        queries += workload.from_pg_stat_statements(engine)
+    if files or pg_stat:
+        return queries
+    state = app.extensions.get("turbina") if app is not None else None
+    if state is None or state.queries is None:
+        raise TurbinaError(
+            "no workload to advise on", "pass --workload FILE.sql or --pg-stat-statements"
+        )
+    samples = [
+        s
+        for s in state.queries.workload_samples()
+        if getattr(s, "dialect", engine.dialect.name) == engine.dialect.name
+    ]
+    queries = workload.from_samples(samples)
+    if not queries:
+        raise TurbinaError(
+            "the query recorder has captured no SELECT yet",
+            "exercise the app first, or pass --workload FILE.sql",
+        )
+    return queries
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def advise_workload(
+    engine: sa.Engine,
+    queries: list[workload.WorkloadQuery],
+    backend: str = "auto",
+    budget: str | None = None,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
+    progress: Any = None,
+) -> Advice:
+    """Run the advisor end to end (the Python equivalent of ``turbina indexes advise``)."""
+    budget_bytes, share = parse_budget(budget)
+    whatif = open_backend(engine, backend)
+    try:
+        kwargs: dict[str, Any] = {"budget": budget_bytes}
+        if share is not None:
+            kwargs["budget_share"] = share
+        advisor = Advisor(
+            whatif,
+            queries,
+            max_seconds=max_seconds,
+            min_improvement=min_improvement,
+            progress=progress,
+            **kwargs,
+        )
+        advice = advisor.run()
+    finally:
+        whatif.close()
+    specs, notes = ddl.checked(advice.specs, engine.dialect.name)
+    advice.notes += notes
+    advice.recommendations = [r for r in advice.recommendations if r.spec in specs]
+    return advice
+
+
+def _common(fn: Any) -> Any:
+    options = [
+        click.option("--database-url", help="Database to advise on (default: the app's engine)."),
+        click.option(
+            "--workload",
+            "workload_files",
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="SQL file of SELECTs (default: the recorder's captured workload).",
+        ),
+        click.option(
+            "--pg-stat-statements", is_flag=True, help="Take the workload from pg_stat_statements."
+        ),
+        click.option(
+            "--budget",
+            help="Storage budget: bytes (500MB) or share of the data size (30%). Default 50%.",
+        ),
+        click.option(
+            "--max-seconds",
+            type=float,
+            default=DEFAULT_MAX_SECONDS,
+            show_default=True,
+            help="Bound on advising time.",
+        ),
+        click.option(
+            "--min-improvement",
+            type=float,
+            default=DEFAULT_MIN_IMPROVEMENT,
+            show_default=True,
+            help="Smallest share of the workload cost a move must save.",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(["auto", "hypopg", "transaction"]),
+            default="auto",
+            show_default=True,
+            help="What-if costing: HypoPG or real indexes in a rolled-back transaction.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@contextmanager
+def _run_advice(
+    database_url: str | None,
+    workload_files: tuple[str, ...],
+    pg_stat_statements: bool,
+    budget: str | None,
+    max_seconds: float,
+    min_improvement: float,
+    backend: str,
+) -> Iterator[tuple[sa.Engine, list[workload.WorkloadQuery], Advice]]:
+    with _target(database_url) as (engine, app):
+        queries = _workload(engine, app, workload_files, pg_stat_statements)
+        _say(f"turbina: advising on {len(queries)} statements ({engine.dialect.name})")
+        advice = advise_workload(
+            engine, queries, backend, budget, max_seconds, min_improvement, _say
+        )
+        yield engine, queries, advice
+
+
+@click.group("indexes", help="Index advice: advise, verify, apply, check.")
+def indexes_group() -> None:
+    """The ``indexes`` command group."""
+
+
+@indexes_group.command("advise")
+@_common
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "sql", "migration", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the SQL/migration/JSON here instead of stdout.",
+)
+def advise_command(fmt: str, output: str | None, **options: Any) -> None:
+    """Suggest indexes for the workload (changes nothing)."""
+    with _run_advice(**options) as (engine, _queries, advice):
+        if fmt == "text":
+            text = "\n".join(render_lines(advice, drop_suggestions(engine))) + "\n"
+        elif fmt == "sql":
+            text = ddl.emit_sql(advice.specs, engine.dialect.name)
+        elif fmt == "migration":
+            text = ddl.migration_text(advice.specs, uuid.uuid4().hex[:12], None)
+        else:
+            import json
+
+            text = json.dumps(to_json(advice, drop_suggestions(engine)), indent=2) + "\n"
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+            _say(f"turbina: wrote {output}")
+        else:
+            click.echo(text, nl=False)
+
+
+@indexes_group.command("verify")
+@_common
+@click.option(
+    "--keep", is_flag=True, help="Keep the indexes after measuring (default: drop them again)."
+)
+@click.option(
+    "--runs", type=int, default=5, show_default=True, help="Timed runs per statement (median)."
+)
+def verify_command(keep: bool, runs: int, **options: Any) -> None:
+    """Advise, build the indexes for real, re-run the workload and report measured speedups."""
+    with _run_advice(**options) as (engine, queries, advice):
+        for line in render_lines(advice):
+            click.echo(line)
+        if not advice.specs:
+            return
+        result = verify_indexes(engine, advice.specs, queries, runs=runs, keep=keep, progress=_say)
+        for line in result.lines():
+            click.echo(line)
+
+
+@indexes_group.command("apply")
+@_common
+@click.option("--lock-timeout-ms", type=int, default=5000, show_default=True)
+def apply_command(lock_timeout_ms: int, **options: Any) -> None:
+    """Advise, then create the indexes (CONCURRENTLY, advisory lock, lock_timeout, INVALID dropped)."""
+    with _run_advice(**options) as (engine, _queries, advice):
+        result = ddl.apply(engine, advice.specs, lock_timeout_ms)
+        for spec in result.created:
+            click.echo(f"turbina: created: {spec.name} ON {spec.describe()}")
+        for spec in result.existing:
+            click.echo(f"turbina: exists: {spec.name}")
+        for spec, reason in result.invalid:
+            click.echo(f"turbina: invalid: {spec.name} dropped: {reason}")
+        if result.invalid:
+            raise TurbinaError(
+                f"{len(result.invalid)} index build(s) failed and were dropped",
+                "see the lines above",
+            )
+
+
+@indexes_group.command("check")
+@click.argument("sql_file", type=click.Path(dir_okay=False))
+@click.option("--database-url", help="Also check tables and columns against this database.")
+def check_command(sql_file: str, database_url: str | None) -> None:
+    """Tell which statements of SQL_FILE would fail, and why. Exit 1 when any would."""
+    engine = None
+    if database_url:
+        engine = sa.create_engine(normalize_url(database_url))
+    try:
+        findings = check_file(sql_file, engine)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    for finding in findings:
+        click.echo(finding.render(sql_file))
+    errors = [f for f in findings if f.severity == "error"]
+    click.echo(
+        f"turbina: check: {sql_file}: {len(errors)} statement(s) would fail, "
+        f"{len(findings) - len(errors)} note(s)"
+    )
+    if errors:
+        raise TurbinaError(
+            f"{len(errors)} statement(s) in {sql_file} would fail", "apply the fixes shown above"
+        )
+
+
+def register(group: click.Group) -> None:
+    """Add the ``indexes`` subgroup to ``flask turbina`` / ``turbina``."""
+    group.add_command(indexes_group)

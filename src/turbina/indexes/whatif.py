@@ -1,0 +1,391 @@
+"""What-if costing: the workload's cost as if a set of indexes existed.
+
+``HypoPGBackend`` creates hypothetical indexes (``hypopg_create_index``) on one pinned
+connection and reads the planner's total cost from ``EXPLAIN (FORMAT JSON)``.
+``TransactionBackend`` builds real indexes inside a transaction that is always rolled back
+(PostgreSQL and SQLite DDL are transactional), under ``statement_timeout``/``lock_timeout``
+and a size guard. On SQLite, which has no cost estimate, a statement's cost is its measured
+time, cached by plan shape (``EXPLAIN QUERY PLAN``) so each distinct plan is timed once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import sqlalchemy as sa
+
+from turbina.errors import TurbinaError
+from turbina.indexes.ddl import create_sql
+from turbina.indexes.spec import IndexSpec
+from turbina.indexes.workload import TAG, WorkloadQuery
+
+STATEMENT_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 2_000
+_TIMING_RUNS = 3
+MAX_NOTES = 50
+_TUPLE_OVERHEAD = 20  # btree index tuple header + line pointer, bytes
+_TID_BYTES = 6
+_statement_ids = itertools.count()
+
+
+class CandidateRejected(TurbinaError):
+    """A candidate could not be costed (size guard, failed build); the advisor skips it."""
+
+
+class WhatIfBackend:
+    """Shared part: a pinned autocommit connection, schema facts and raw-cursor execution."""
+
+    name = "base"
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self.raw: Any = self.conn.connection.dbapi_connection
+        self.size_guard: int | None = None
+        self.notes: list[str] = []
+        if self.dialect == "postgresql":
+            self._run(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+            self._run(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+
+    def _note(self, message: str) -> None:
+        if message not in self.notes and len(self.notes) < MAX_NOTES:
+            self.notes.append(message)
+
+    @property
+    def supports_include(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def close(self) -> None:
+        """Give the connection back (hypothetical indexes die with the session state)."""
+        self.conn.close()
+
+    def _run(self, sql: str, params: Any = None) -> list[Any]:
+        cursor = self.raw.cursor()
+        try:
+            if params is None:
+                cursor.execute(f"{TAG} {sql}")
+            else:
+                cursor.execute(f"{TAG} {sql}", params)
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
+    # --- schema facts --------------------------------------------------------------------
+    def schema(self) -> dict[str, set[str]]:
+        inspector = sa.inspect(self.conn)
+        return {
+            t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()
+        }
+
+    def existing_indexes(self) -> list[IndexSpec]:
+        """Indexes and key constraints already in the database, as specs."""
+        inspector = sa.inspect(self.conn)
+        specs: list[IndexSpec] = []
+        invalid: set[str] = set()
+        if self.dialect == "postgresql":  # the planner ignores INVALID indexes, so do we
+            invalid = {
+                r[0]
+                for r in self._run(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid"
+                )
+            }
+        for table in inspector.get_table_names():
+            pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
+            if pk:
+                specs.append(IndexSpec(table, tuple(pk), unique=True))
+            for uc in inspector.get_unique_constraints(table):
+                specs.append(IndexSpec(table, tuple(uc["column_names"]), unique=True))
+            for ix in inspector.get_indexes(table):
+                columns = ix.get("column_names") or []
+                if not columns or any(c is None for c in columns) or ix["name"] in invalid:
+                    continue  # expression index: not comparable to column candidates
+                options = ix.get("dialect_options") or {}
+                where = options.get("postgresql_where")
+                if where is None:
+                    where = options.get("sqlite_where")
+                include = tuple(
+                    options.get("postgresql_include") or ix.get("include_columns") or ()
+                )
+                specs.append(
+                    IndexSpec(
+                        table,
+                        tuple(c for c in columns if c),
+                        include,
+                        str(where) if where is not None else None,
+                        bool(ix.get("unique")),
+                    )
+                )
+        return specs
+
+    def table_bytes(self, tables: Collection[str]) -> int:
+        """On-disk size of the given tables (the default budget is a share of it)."""
+        total = 0
+        for table in tables:
+            if self.dialect == "postgresql":
+                rows = self._run("SELECT pg_table_size(to_regclass(%s))", (table,))
+            else:
+                rows = self._sqlite_size(table)
+            total += int(rows[0][0] or 0) if rows else 0
+        return total
+
+    def _sqlite_size(self, name: str) -> list[Any]:
+        try:
+            return self._run("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (name,))
+        except Exception:  # dbstat is a compile-time option of SQLite
+            return [(0,)]
+
+    def fraction(self, table: str, predicate: str) -> float:
+        """Share of ``table``'s rows matching ``predicate`` (for partial-index candidates)."""
+        rows = self._run(f'SELECT avg(CASE WHEN {predicate} THEN 1.0 ELSE 0.0 END) FROM "{table}"')
+        return float(rows[0][0]) if rows and rows[0][0] is not None else 1.0
+
+    def distinct_count(self, table: str, column: str) -> int:
+        """Number of distinct values of ``table.column`` (for partial-index vocabularies)."""
+        rows = self._run(f'SELECT count(DISTINCT "{column}") FROM "{table}"')
+        return int(rows[0][0]) if rows else 0
+
+    def analyze_if_missing(self, tables: Collection[str]) -> list[str]:
+        """ANALYZE tables the planner has no statistics for (PostgreSQL); returns their names."""
+        if self.dialect != "postgresql" or not tables:
+            return []
+        rows = self._run(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) "
+            "AND last_analyze IS NULL AND last_autoanalyze IS NULL",
+            (list(tables),),
+        )
+        for (name,) in rows:
+            self._run(f'ANALYZE "{name}"')
+        return [row[0] for row in rows]
+
+    # --- costing ---------------------------------------------------------------------------
+    def costs(
+        self, indexes: Collection[IndexSpec], queries: Sequence[WorkloadQuery]
+    ) -> tuple[list[float | None], dict[IndexSpec, int]]:
+        """Cost of each query (None = could not be planned) and the size of each index, as if
+        ``indexes`` existed."""
+        raise NotImplementedError
+
+    def _explain_pg(self, query: WorkloadQuery) -> float | None:
+        try:
+            if query.generic:
+                return self._explain_generic(query)
+            rows = self._run(f"EXPLAIN (FORMAT JSON) {query.sql}", query.params)
+        except Exception as exc:
+            self._note(f"cannot plan a statement ({exc.__class__.__name__}); left out")
+            return None
+        plan = rows[0][0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return float(plan[0]["Plan"]["Total Cost"])
+
+    def _explain_generic(self, query: WorkloadQuery) -> float:
+        count = max(int(n) for n in re.findall(r"\$(\d+)", query.sql))
+        # Prepared statements outlive a rolled-back savepoint: a fresh name each time.
+        name = f"turbina_generic_{next(_statement_ids)}"
+        self._run("SET plan_cache_mode = force_generic_plan")
+        self._run(f"PREPARE {name} AS {query.sql}")
+        try:
+            args = ", ".join(["NULL"] * count)
+            rows = self._run(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})")
+        finally:
+            with suppress(Exception):
+                self._run(f"DEALLOCATE {name}")
+                self._run("RESET plan_cache_mode")
+        plan = rows[0][0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return float(plan[0]["Plan"]["Total Cost"])
+
+
+class HypoPGBackend(WhatIfBackend):
+    """Hypothetical indexes: nothing is built, nothing is locked beyond planning."""
+
+    name = "hypopg"
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine)
+        if self.dialect != "postgresql":
+            self.close()
+            raise TurbinaError("HypoPG needs PostgreSQL", "use --backend transaction on SQLite")
+        if not self._run("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'"):
+            self.close()
+            raise TurbinaError(
+                "the hypopg extension is not installed in this database",
+                "run CREATE EXTENSION hypopg (Debian: apt install postgresql-15-hypopg)",
+            )
+        self._run("SELECT hypopg_reset()")
+        self._sizes: dict[IndexSpec, int] = {}
+
+    def costs(
+        self, indexes: Collection[IndexSpec], queries: Sequence[WorkloadQuery]
+    ) -> tuple[list[float | None], dict[IndexSpec, int]]:
+        # One round trip creates every hypothetical index and reports its size; the session is
+        # always left clean (reset in finally), so no reset is needed before.
+        ordered = list(indexes)
+        try:
+            if ordered:
+                try:
+                    rows = self._run(
+                        "SELECT hypopg_relation_size(h.indexrelid) FROM unnest(%s::text[]) "
+                        "WITH ORDINALITY AS d(ddl, n), LATERAL hypopg_create_index(d.ddl) h "
+                        "ORDER BY d.n",
+                        ([create_sql(spec, "postgresql") for spec in ordered],),
+                    )
+                except Exception as exc:
+                    raise CandidateRejected(
+                        f"HypoPG refused {'; '.join(s.describe() for s in ordered)}: "
+                        f"{str(exc).splitlines()[0]}",
+                        "nothing to do: the advisor skips this candidate",
+                    ) from None
+                for spec, (size,) in zip(ordered, rows, strict=True):
+                    if spec not in self._sizes:
+                        self._sizes[spec] = int(int(size) * self._dedup_ratio(spec))
+            return [self._explain_pg(q) for q in queries], {s: self._sizes[s] for s in ordered}
+        finally:
+            if ordered:
+                self._run("SELECT hypopg_reset()")
+
+    def _dedup_ratio(self, spec: IndexSpec) -> float:
+        """HypoPG sizes a btree without deduplication (PostgreSQL 13+): a key repeated over many
+        rows is stored once with a list of 6-byte row pointers. Scale by that, from pg_stats."""
+        if spec.include or spec.unique:
+            return 1.0
+        stats = self._run(
+            "SELECT n_distinct, avg_width FROM pg_stats WHERE schemaname = current_schema() "
+            "AND tablename = %s AND attname = ANY(%s)",
+            (spec.table, list(spec.columns)),
+        )
+        tuples = self._run(
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (spec.table,)
+        )
+        rows = max(float(tuples[0][0]) if tuples else 0.0, 1.0)
+        if len(stats) < len(spec.columns):
+            return 1.0
+        distinct, width = 1.0, 0.0
+        for n_distinct, avg_width in stats:
+            distinct *= -float(n_distinct) * rows if n_distinct < 0 else max(float(n_distinct), 1.0)
+            width += float(avg_width)
+        distinct = min(distinct, rows)
+        plain = rows * (_TUPLE_OVERHEAD + width)
+        deduplicated = rows * _TID_BYTES + distinct * (_TUPLE_OVERHEAD + 4 + width)
+        return min(1.0, deduplicated / plain)
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self._run("SELECT hypopg_reset()")
+        super().close()
+
+
+class TransactionBackend(WhatIfBackend):
+    """Real indexes built in a transaction that is rolled back after costing."""
+
+    name = "transaction"
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine)
+        self._sizes: dict[IndexSpec, int] = {}
+        self._timings: dict[tuple[str, str], float] = {}
+        self._rows: dict[str, int] = {}
+
+    @contextmanager
+    def _built(self, indexes: Collection[IndexSpec]) -> Iterator[None]:
+        self._run("BEGIN")
+        try:
+            for spec in indexes:
+                self._guard(spec)
+                try:
+                    self._run(create_sql(spec, self.dialect))
+                except Exception as exc:
+                    raise CandidateRejected(
+                        f"cannot build {spec.describe()}: {exc.__class__.__name__}",
+                        "check the statement timeout and the table's locks",
+                    ) from None
+                if spec not in self._sizes:
+                    self._sizes[spec] = self._built_size(spec)
+            yield
+        finally:
+            self._run("ROLLBACK")
+
+    def _guard(self, spec: IndexSpec) -> None:
+        if self.size_guard is None:
+            return
+        if spec.table not in self._rows:
+            self._rows[spec.table] = int(self._run(f'SELECT count(*) FROM "{spec.table}"')[0][0])
+        estimate = self._rows[spec.table] * (16 + 8 * (len(spec.columns) + len(spec.include)))
+        if estimate > self.size_guard:
+            raise CandidateRejected(
+                f"building {spec.describe()} (about {estimate} bytes) exceeds the size guard",
+                "raise --budget or install HypoPG (CREATE EXTENSION hypopg) to cost without building",
+            )
+
+    def _built_size(self, spec: IndexSpec) -> int:
+        if self.dialect == "postgresql":
+            return int(
+                self._run("SELECT pg_relation_size(to_regclass(%s))", (spec.name,))[0][0] or 0
+            )
+        return int(self._sqlite_size(spec.name)[0][0] or 0)
+
+    def costs(
+        self, indexes: Collection[IndexSpec], queries: Sequence[WorkloadQuery]
+    ) -> tuple[list[float | None], dict[IndexSpec, int]]:
+        with self._built(indexes):
+            if self.dialect == "postgresql":
+                out = [self._savepointed(q) for q in queries]
+            else:
+                out = [self._timed_sqlite(q) for q in queries]
+        return out, {s: self._sizes[s] for s in indexes}
+
+    def _savepointed(self, query: WorkloadQuery) -> float | None:
+        self._run("SAVEPOINT turbina_q")
+        cost = self._explain_pg(query)
+        self._run("ROLLBACK TO SAVEPOINT turbina_q")
+        return cost
+
+    def _timed_sqlite(self, query: WorkloadQuery) -> float | None:
+        try:
+            plan = self._run(f"EXPLAIN QUERY PLAN {query.sql}", query.params)
+        except Exception as exc:
+            self._note(f"cannot plan a statement ({exc.__class__.__name__}); left out")
+            return None
+        shape = "|".join(str(row[-1]) for row in plan)
+        key = (query.key, shape)
+        if key not in self._timings:
+            best = float("inf")
+            for _ in range(_TIMING_RUNS):
+                started = time.perf_counter()
+                self._run(query.sql, query.params)
+                best = min(best, (time.perf_counter() - started) * 1000.0)
+            self._timings[key] = best
+        return self._timings[key]
+
+
+def open_backend(engine: sa.Engine, backend: str = "auto") -> WhatIfBackend:
+    """``auto`` = HypoPG when installed on PostgreSQL, hypothetical indexes in a schema copy on
+    SQLite, else the transactional fallback (real indexes, rolled back)."""
+    if backend not in {"auto", "hypopg", "transaction"}:
+        raise TurbinaError(
+            f"unknown what-if backend {backend!r}", "use --backend auto, hypopg or transaction"
+        )
+    if backend == "auto" and engine.dialect.name == "sqlite":
+        from turbina.indexes.sqlite_whatif import SQLiteHypotheticalBackend
+
+        return SQLiteHypotheticalBackend(engine)
+    if backend == "hypopg" or (backend == "auto" and engine.dialect.name == "postgresql"):
+        try:
+            return HypoPGBackend(engine)
+        except TurbinaError:
+            if backend == "hypopg":
+                raise
+    fallback = TransactionBackend(engine)
+    if backend == "auto" and engine.dialect.name == "postgresql":
+        fallback.notes.append(
+            "HypoPG not installed: costing with real indexes built in rolled-back "
+            "transactions (fix: run CREATE EXTENSION hypopg)"
+        )
+    return fallback
