@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from turbina.cli import run_group
+
 
 @click.group(help="fretes: the reference freight app Turbina is measured on.")
 def cli() -> None:
@@ -24,17 +26,7 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        result = cli.main(args=argv, prog_name="fretes", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
-        click.echo("Aborted!", err=True)
-        return 1
-    return result if isinstance(result, int) else 0
+    return run_group(cli, argv, "fretes")
 
 
 if __name__ == "__main__":

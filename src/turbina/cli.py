@@ -18,7 +18,11 @@ turbina_group = AppGroup("turbina", help="Turbina performance tools.")
 
 def _register_parts(group: click.Group) -> None:
     # Parts register lazily so a missing optional dependency only disables its commands.
-    for module_name in ("turbina.queries.commands", "turbina.indexes.commands", "turbina.cache.commands"):
+    for module_name in (
+        "turbina.queries.commands",
+        "turbina.indexes.commands",
+        "turbina.cache.commands",
+    ):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -31,15 +35,15 @@ def _register_parts(group: click.Group) -> None:
 _register_parts(turbina_group)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``turbina`` console script (outside a Flask app)."""
-    standalone = click.Group("turbina", help="Turbina performance tools.", commands=turbina_group.commands)
+def run_group(group: click.Group, argv: list[str] | None, prog_name: str) -> int:
+    """Run a click group and return its exit code: a ``TurbinaError`` becomes one line with
+    the reason, one with the fix, and exit code 1 (no traceback)."""
     try:
-        result = standalone.main(args=argv, prog_name="turbina", standalone_mode=False)
+        result = group.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except TurbinaError as exc:
-        click.echo(f"turbina: error: {exc.message}", err=True)
+        click.echo(f"{prog_name}: error: {exc.message}", err=True)
         if exc.fix:
-            click.echo(f"turbina: fix: {exc.fix}", err=True)
+            click.echo(f"{prog_name}: fix: {exc.fix}", err=True)
         return 1
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
@@ -50,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Aborted!", err=True)
         return 1
     return result if isinstance(result, int) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``turbina`` console script (outside a Flask app)."""
+    standalone = click.Group(
+        "turbina", help="Turbina performance tools.", commands=turbina_group.commands
+    )
+    return run_group(standalone, argv, "turbina")
 
 
 if __name__ == "__main__":
