@@ -1,19 +1,19 @@
 """Hit rate and stale reads of the cache on the `fretes` workload: ``python -m bench.cache_workload``.
 
-Builds a `fretes` dataset (SQLite, ``--scale tiny`` by default), then replays a page mix in
-process — each operation in its own app context, like a request — with ``--writes`` (5 %)
-of the operations being committed writes of the kinds the real system makes: ORM inserts and
-updates (logs, comentários, entregas delivered, frete status), an ORM bulk update (embarques)
-and a raw SQL update (faturamento). The page data functions (the optimized forms) are read
-through three paths on every read operation:
+Default (``--mix planner``): builds a `fretes` dataset (SQLite, ``--scale tiny``), then
+replays the harness's own workload (``bench.workload``: Zipf parameters, logged-in vendedores
+and admins, ``--writes`` 5 % writes through the app's POST endpoints) in process with the
+Flask test client against the app's real ``cached`` mode (``X-Fretes-Mode: cached``; the
+functions of ``fretes.views.cached`` on the app's memory cache). Every cached read is
+followed at once by the naive read of the same URL as the same user — same process,
+sequential, so nothing commits in between — and a different body counts as a stale read.
+The hit rate comes from the cache's own stats. The same workload is then replayed with the
+seed's design (key ``prefix:md5(str(args))[:8]``, TTL-only freshness, reimplemented in
+``bench.cache_workload_mix``) in the cached mode's place, for the comparison.
 
-- ``fresh``: the function itself, uncached — the truth;
-- ``turbina``: ``TurbinaCache`` (memory backend, dependencies recorded automatically);
-- ``seed``: the sprint plan's design reimplemented — key ``prefix:md5(str(args))[:8]``,
-  TTL-only freshness (its JSON ``default=str`` bug left out, so values compare at all).
-
-Every cached answer is compared with the fresh one; a difference is a stale read. Writes
-JSON + Markdown to ``bench/results/cache_workload.{json,md}``.
+``--mix simple`` is the older function-level mix (uniform parameters, direct ORM, bulk and
+raw-SQL writes, dependencies recorded instead of declared). Writes JSON + Markdown to
+``bench/results/cache_workload.{json,md}``.
 """
 
 from __future__ import annotations
@@ -93,31 +93,32 @@ def run(scale: str, ops: int, write_ratio: float, seed: int) -> dict[str, Any]:
     )
 
 
-PATCHED = (
-    ("monitoramento/listar", "entregas", "fretes.views.optimized.entregas", "listar_entregas"),
-    ("embarques/dashboard", "embarques", "fretes.views.optimized.embarques", "dashboard_embarques"),
-    ("fretes/consulta", "embarques", "fretes.views.optimized.embarques", "consultar_fretes"),
-    (
-        "faturamento/relatorio",
-        "faturamento",
-        "fretes.views.optimized.relatorios",
-        "relatorio_faturamento",
-    ),
-    ("pedidos/status", "dashboards", "fretes.views.optimized.relatorios", "status_pedidos"),
-)
+# Page label of bench.workload -> the cache context of its cached data function.
+CACHED_PAGES = {
+    "GET /monitoramento/listar": "entregas",
+    "GET /embarques/dashboard": "embarques",
+    "GET /fretes/consulta": "embarques",
+    "GET /faturamento/relatorio": "faturamento",
+    "GET /pedidos/status": "dashboards",
+}
 
 
-def run_planner(scale: str, ops: int, write_ratio: float, seed: int) -> dict[str, Any]:
+def run_planner(
+    scale: str, ops: int, write_ratio: float, seed: int, design: str = "turbina"
+) -> dict[str, Any]:
     """The harness's own workload (``bench.workload``: Zipf-distributed parameters, logged-in
     vendedores and admins, writes through the app's POST endpoints) replayed with the Flask
-    test client; the optimized data functions are wrapped to answer through each cache and
-    to check every answer against a fresh computation."""
-    import importlib
-
+    test client against the app's real ``cached`` mode (``X-Fretes-Mode: cached``, the app's
+    memory cache). Every cached read is followed at once by the naive read of the same URL
+    as the same user (same process, sequential: nothing can commit in between); a different
+    answer is a stale read. ``design="seed"`` puts the seed's design in the cached mode's
+    place (``fretes.views.cached``'s functions), for the comparison."""
     from bench.catalog import build_catalog
     from bench.workload import Workload
     from fretes.app import create_app
     from fretes.datagen import DEMO_PASSWORD, generate
+    from fretes.views import cached as cached_mode
+    from fretes.views.optimized import embarques, entregas, relatorios
 
     workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
     url = f"sqlite:///{workdir / 'fretes.db'}"
@@ -126,78 +127,156 @@ def run_planner(scale: str, ops: int, write_ratio: float, seed: int) -> dict[str
     build_seconds = time.perf_counter() - started
     workload = Workload(build_catalog(url, DEMO_PASSWORD), write_ratio=write_ratio)
     app = create_app(
-        {"DATABASE_URL": url, "TURBINA_ENABLED": False, "TESTING": True, "FRETES_MODE": "optimized"}
+        {
+            "DATABASE_URL": url,
+            "TESTING": True,
+            "TURBINA_CACHE_BACKEND": "memory",
+            "TURBINA_CACHE_PREFIX": f"cw-{os.getpid()}-{design}",
+        }
     )
-    cache = TurbinaCache(MemoryBackend())
-    cache.track_session_writes(None)
     seed_cache = SeedCache()
-    per_page = {name: {"reads": 0, "turbina_stale": 0, "seed_stale": 0} for name, *_ in PATCHED}
-    seconds: dict[str, list[float]] = {"fresh": [], "turbina": [], "seed": []}
-    originals = []
-    for name, context, module_name, attr in PATCHED:
-        module = importlib.import_module(module_name)
-        func = getattr(module, attr)
-        originals.append((module, attr, func))
-        paths = (
-            ("fresh", func),
-            ("turbina", cache.cached(context)(func)),
-            ("seed", seed_cache.cached(context)(func)),
-        )
-
-        def checked(*args: Any, _name: str = name, _paths: Any = paths) -> Any:
-            results = {}
-            for label, fn in _paths:
-                t0 = time.perf_counter()
-                results[label] = fn(*args)
-                seconds[label].append(time.perf_counter() - t0)
-            counts = per_page[_name]
-            counts["reads"] += 1
-            counts["turbina_stale"] += results["turbina"] != results["fresh"]
-            counts["seed_stale"] += results["seed"] != results["fresh"]
-            return results["fresh"]
-
-        setattr(module, attr, checked)
+    originals = {name: getattr(cached_mode, name) for name in cached_mode.CONTEXTS}
+    if design == "seed":
+        sources = {m.__name__.rsplit(".", 1)[1]: m for m in (embarques, entregas, relatorios)}
+        for name, context in cached_mode.CONTEXTS.items():
+            module = next(m for m in sources.values() if hasattr(m, name))
+            setattr(cached_mode, name, seed_cache.cached(context)(getattr(module, name)))
+    per_page = {label: {"reads": 0, "stale": 0} for label in CACHED_PAGES}
+    seconds: dict[str, list[float]] = {"cached": [], "naive": []}
     rng = random.Random(seed)
     statuses: dict[str, int] = {}
+    clients: dict[str, Any] = {}
     done = 0
     try:
         while done < ops:
             account = workload.pick_account(rng)
-            client = app.test_client()
-            client.post("/login", json=workload.login_body(account))
+            client = clients.get(account.username)
+            if client is None:
+                # One logged-in client per account (the password hash is slow by design).
+                client = clients[account.username] = app.test_client()
+                client.post("/login", json=workload.login_body(account))
             for _ in range(workload.session_requests(rng)):
                 planned = workload.next_request(rng, account)
                 if planned.label.endswith("exportar"):
-                    continue  # the export streams a spreadsheet; not a cached page here
+                    continue  # streamed, never cached
                 params = dict(planned.params)
                 if not planned.is_write:
                     params["format"] = "json"
-                response = client.open(
-                    planned.path, method=planned.method, query_string=params, json=planned.json
-                )
+                answers = []
+                for mode in ("cached", "naive") if not planned.is_write else (None,):
+                    t0 = time.perf_counter()
+                    response = client.open(
+                        planned.path,
+                        method=planned.method,
+                        query_string=params,
+                        json=planned.json,
+                        headers={"X-Fretes-Mode": mode} if mode else None,
+                    )
+                    if mode is not None:
+                        seconds[mode].append(time.perf_counter() - t0)
+                    answers.append(response.get_data())
                 key = f"{'write' if planned.is_write else 'read'} {response.status_code}"
                 statuses[key] = statuses.get(key, 0) + 1
+                if not planned.is_write and planned.label in per_page:
+                    counts = per_page[planned.label]
+                    counts["reads"] += 1
+                    counts["stale"] += answers[0] != answers[1]
                 done += 1
                 if done >= ops:
                     break
+        with app.app_context():
+            stats = app.extensions["turbina"].cache.stats()
     finally:
-        for module, attr, func in originals:
-            setattr(module, attr, func)
-    stats = cache.stats()
-    cache.close()
-    return _report(
-        "bench.workload (Zipf, logged-in users, POST writes)",
-        scale,
-        seed,
-        build_seconds,
-        ops,
-        write_ratio,
-        per_page,
-        statuses,
-        seconds,
-        stats,
-        seed_cache,
-    )
+        for name, func in originals.items():
+            setattr(cached_mode, name, func)
+    return {
+        "design": design,
+        "scale": scale,
+        "seed": seed,
+        "dataset_build_seconds": round(build_seconds, 1),
+        "operations": ops,
+        "write_ratio": write_ratio,
+        "reads": sum(c["reads"] for c in per_page.values()),
+        "stale_reads": sum(c["stale"] for c in per_page.values()),
+        "hit_rate": _hit_rate(design, stats, seed_cache),
+        "contexts": {
+            name: {
+                f: stats["contexts"].get(name, {}).get(f, 0)
+                for f in ("hits", "misses", "stale_prevented", "bypassed", "hit_rate")
+            }
+            for name in sorted(set(CACHED_PAGES.values()))
+        }
+        if design == "turbina"
+        else None,
+        "cached_median_ms": _median_ms(seconds["cached"]),
+        "naive_median_ms": _median_ms(seconds["naive"]),
+        "pages": per_page,
+        "requests": statuses,
+    }
+
+
+def _median_ms(values: list[float]) -> float | None:
+    return round(statistics.median(values) * 1000, 3) if values else None
+
+
+def _hit_rate(design: str, stats: dict[str, Any], seed_cache: SeedCache) -> float:
+    if design == "seed":
+        return round(seed_cache.hits / max(1, seed_cache.hits + seed_cache.misses), 4)
+    used = [stats["contexts"].get(name, {}) for name in set(CACHED_PAGES.values())]
+    hits = sum(c.get("hits", 0) for c in used)
+    lookups = sum(c.get("hits", 0) + c.get("misses", 0) + c.get("stale_prevented", 0) for c in used)
+    return round(hits / lookups, 4) if lookups else 0.0
+
+
+def planner_markdown(runs: list[dict[str, Any]]) -> str:
+    """One table for the cached-mode runs (Turbina and the seed design) of one workload."""
+    first = runs[0]
+    lines = [
+        "# Cached mode on the fretes workload (in process, real `cached` mode)",
+        "",
+        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; `bench.workload` mix (Zipf "
+        "parameters, logged-in vendedores and admins, writes through the POST endpoints); "
+        f"scale `{first['scale']}` (seed {first['seed']}, SQLite); {first['operations']} "
+        f"operations, {first['write_ratio']:.0%} writes, {first['reads']} cached-page reads. "
+        "Every cached-mode read (`X-Fretes-Mode: cached`) is followed by the naive read of the "
+        "same URL as the same user; a different body is a stale read. "
+        "Command: `python -m bench.cache_workload`.",
+        "",
+        "| design | hit rate | stale reads | median ms cached read | median ms naive read |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    names = {
+        "turbina": "Turbina (`cached` mode, declared depends_on)",
+        "seed": "seed design (md5(str(args))[:8], TTL only)",
+    }
+    for r in runs:
+        lines.append(
+            f"| {names[r['design']]} | {r['hit_rate']:.1%} | {r['stale_reads']} | "
+            f"{r['cached_median_ms']} | {r['naive_median_ms']} |"
+        )
+    turbina = next((r for r in runs if r["design"] == "turbina"), None)
+    if turbina is not None and turbina["contexts"]:
+        lines += [
+            "",
+            "Turbina per context:",
+            "",
+            "| context | hits | misses | stale prevented | hit rate |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, c in turbina["contexts"].items():
+            lines.append(
+                f"| {name} | {c['hits']} | {c['misses']} | {c['stale_prevented']} | "
+                f"{c['hit_rate']:.1%} |"
+            )
+    lines += ["", "| page | reads | " + " | ".join(f"{r['design']} stale" for r in runs) + " |"]
+    lines.append("|---|---:|" + "---:|" * len(runs))
+    for label in CACHED_PAGES:
+        cells = [str(r["pages"][label]["stale"]) for r in runs]
+        lines.append(
+            f"| `{label}` | {first['pages'][label]['reads']} | " + " | ".join(cells) + " |"
+        )
+    lines += ["", "Requests: " + ", ".join(f"{k} {v}" for k, v in first["requests"].items()), ""]
+    return "\n".join(lines)
 
 
 def _report(
@@ -286,23 +365,30 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="tiny")
-    parser.add_argument("--ops", type=int, default=2000)
+    parser.add_argument("--ops", type=int, default=20000)
+    parser.add_argument("--seed-ops", type=int, default=None, help="ops of the seed-design run")
     parser.add_argument("--writes", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--mix", choices=("planner", "simple", "both"), default="both")
+    parser.add_argument("--mix", choices=("planner", "simple", "both"), default="planner")
     args = parser.parse_args()
+    planner: list[dict[str, Any]] = []
     reports = []
     try:
         if args.mix in ("planner", "both"):
-            reports.append(run_planner(args.scale, args.ops, args.writes, args.seed))
+            planner.append(run_planner(args.scale, args.ops, args.writes, args.seed))
+            seed_ops = args.seed_ops or args.ops
+            planner.append(run_planner(args.scale, seed_ops, args.writes, args.seed, "seed"))
         if args.mix in ("simple", "both"):
             reports.append(run(args.scale, args.ops, args.writes, args.seed))
     finally:
         for workdir in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}{os.getpid()}-*"):
             shutil.rmtree(workdir, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = "\n".join(markdown(r) for r in reports)
-    (RESULTS / "cache_workload.json").write_text(json.dumps(reports, indent=2, default=str) + "\n")
+    text = "\n".join(
+        ([planner_markdown(planner)] if planner else []) + [markdown(r) for r in reports]
+    )
+    document = {"planner": planner, "simple": reports}
+    (RESULTS / "cache_workload.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     (RESULTS / "cache_workload.md").write_text(text)
     print(text)
 

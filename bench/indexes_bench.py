@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from turbina.indexes import ddl
-from turbina.indexes.advisor import Advice
+from turbina.indexes.advisor import DEFAULT_MIN_IMPROVEMENT, Advice
 from turbina.indexes.commands import advise_workload
 from turbina.indexes.verify import time_workload
 from turbina.indexes.workload import WorkloadQuery, from_samples, from_sql_file
@@ -216,6 +216,7 @@ def run_db(
     budget: str | None,
     pg_admin: str,
     capture_scale: str | None = None,
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
 ) -> dict[str, Any]:
     url = ensure_dataset(db, scale, pg_admin)
     # At `large` the naive pages' N+1 loads make capturing slow: capture the same pages on a
@@ -239,7 +240,13 @@ def run_db(
     seed_bytes = index_bytes(engine, build(engine, seed_statements))
     drop_extra_indexes(engine)
     started = time.perf_counter()
-    advice = advise_workload(engine, combined, budget=budget or f"{seed_bytes}b", progress=_say)
+    advice = advise_workload(
+        engine,
+        combined,
+        budget=budget or f"{seed_bytes}b",
+        min_improvement=min_improvement,
+        progress=_say,
+    )
     advising_s = time.perf_counter() - started
     _say(f"{db}: advised {len(advice.specs)} indexes in {advising_s:.1f} s")
     sets = {
@@ -279,12 +286,13 @@ def run_db(
             "index_bytes": sizes[name],
             "indexes": len(sets[name]),
         }
-    result["sets"]["advisor"].update(_advice_summary(advice, advising_s))
+    result["sets"]["advisor"].update(_advice_summary(advice, advising_s, min_improvement))
     return result
 
 
-def _advice_summary(advice: Advice, seconds: float) -> dict[str, Any]:
+def _advice_summary(advice: Advice, seconds: float, min_improvement: float) -> dict[str, Any]:
     return {
+        "min_improvement": min_improvement,
         "advising_s": round(seconds, 2),
         "backend": advice.backend,
         "rounds": advice.rounds,
@@ -329,7 +337,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
         lines += [
             "",
             f"Advising: {adv['advising_s']} s ({adv['backend']}, {adv['rounds']} rounds, {adv['stopped']}), "
-            f"budget {adv['budget_bytes']:,} bytes. Advised:",
+            f"budget {adv['budget_bytes']:,} bytes, min improvement {adv['min_improvement']:g}. "
+            "Advised:",
             "",
         ]
         lines += [f"- `{d}`" for d in adv["ddl"]] + [""]
@@ -347,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--budget", help="Advisor budget (default: the seed set's size).")
     parser.add_argument(
+        "--min-improvement", type=float, default=DEFAULT_MIN_IMPROVEMENT, help="Advisor stop rule."
+    )
+    parser.add_argument(
         "--capture-scale", help="Capture the pages on this scale's dataset instead."
     )
     parser.add_argument("--pg-admin-url", default=PG_ADMIN)
@@ -362,13 +374,15 @@ def main(argv: list[str] | None = None) -> int:
             args.budget,
             args.pg_admin_url,
             args.capture_scale,
+            args.min_improvement,
         )
         for db in dbs
     ]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"indexes_{args.scale}"
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    stem.with_suffix(".md").write_text(markdown(results))
+    tuned = args.min_improvement != DEFAULT_MIN_IMPROVEMENT
+    name = f"indexes_{args.scale}" + (f"_mi{args.min_improvement:g}" if tuned else "")
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(results))
     print(markdown(results))
     return 0
 

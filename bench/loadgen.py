@@ -23,6 +23,7 @@ from bench.samples import Sample, read_samples
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 LOG_TAIL_CHARS = 3000
+KNOWN_MODES = ("naive", "optimized", "cached")  # fretes.mode.MODES, without importing the app
 
 
 class LoadError(RuntimeError):
@@ -41,6 +42,9 @@ class LoadSpec:
     session_length: int = 25
     seed: int = 42
     stop_timeout_s: int = 60  # at the time limit, how long in-flight requests may still finish
+    # Page requests take these X-Fretes-Mode values in turn (equal shares, one run, same
+    # machine conditions); empty: no header, the server's FRETES_MODE decides.
+    modes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -51,6 +55,11 @@ class LoadSpec:
             raise ValueError(f"duration must be > 0 seconds, got {self.duration_s}")
         if not 0.0 <= self.write_ratio <= 1.0:
             raise ValueError(f"write ratio must be within [0, 1], got {self.write_ratio}")
+        unknown = [m for m in self.modes if m not in KNOWN_MODES]
+        if unknown or len(set(self.modes)) != len(self.modes):
+            raise ValueError(
+                f"modes must be distinct values among {', '.join(KNOWN_MODES)}, got {self.modes}"
+            )
 
 
 def locust_command(host: str, spec: LoadSpec, plan: Path, out: Path) -> list[str]:
@@ -108,6 +117,7 @@ def run_load(
                     "catalog": asdict(catalog),
                     "seed": spec.seed,
                     "max_requests": spec.max_requests,
+                    "modes": list(spec.modes),
                     "workload": {
                         "write_ratio": spec.write_ratio,
                         "admin_share": spec.admin_share,

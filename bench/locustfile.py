@@ -30,6 +30,7 @@ from bench.workload import LOGIN, PlannedRequest, Workload
 
 MAX_SAMPLES = 2_000_000  # hard cap on memory whatever the run length
 ERROR_BODY_CHARS = 300
+MODE_HEADER = "X-Fretes-Mode"
 
 
 class RunState:
@@ -40,11 +41,19 @@ class RunState:
         self.workload = Workload(self.catalog, **plan["workload"])
         self.seed = int(plan["seed"])
         self.remaining = int(plan["max_requests"])
+        self.modes: list[str] = list(plan.get("modes") or [])
+        self.mode_turn = itertools.count()
         self.user_ids = itertools.count()
         self.samples: list[Sample] = []
         self.active = 0
         # Requests on the wire, by user: recorded as unfinished if the run stops first.
-        self.inflight: dict[int, tuple[str, float]] = {}
+        self.inflight: dict[int, tuple[str, float, str | None]] = {}
+
+    def next_mode(self) -> str | None:
+        """The mode of the next page request: each configured mode in turn (equal shares)."""
+        if not self.modes:
+            return None
+        return self.modes[next(self.mode_turn) % len(self.modes)]
 
     def take(self) -> bool:
         """Reserve one request of the budget."""
@@ -83,6 +92,7 @@ def _record(
     response: Any,
     exception: Any,
     start_time: float | None = None,
+    context: dict[str, Any] | None = None,
     **_: Any,
 ) -> None:
     if STATE is None or len(STATE.samples) >= MAX_SAMPLES:
@@ -107,6 +117,7 @@ def _record(
             db_ms=timing.db_ms if timing else None,
             app_ms=timing.app_ms if timing else None,
             error=error,
+            mode=(context or {}).get("mode"),
         )
     )
 
@@ -116,7 +127,7 @@ def _write(environment: Any, **_: Any) -> None:
     if STATE is None or OUT is None:
         return
     now = time.time()
-    for label, started in STATE.inflight.values():
+    for label, started, mode in STATE.inflight.values():
         # Cut off by the time limit: its latency is at least this; count it, don't hide it.
         waited = now - started
         STATE.samples.append(
@@ -126,6 +137,7 @@ def _write(environment: Any, **_: Any) -> None:
                 latency_ms=waited * 1000.0,
                 status=0,
                 error=f"unfinished: still running after {waited:.1f} s when the run stopped",
+                mode=mode,
             )
         )
     STATE.inflight.clear()
@@ -162,7 +174,8 @@ class FretesUser(FastHttpUser):
 
     def _send(self, planned: PlannedRequest) -> None:
         assert STATE is not None
-        STATE.inflight[id(self)] = (planned.label, time.time())
+        mode = None if planned.is_write or planned.label == LOGIN else STATE.next_mode()
+        STATE.inflight[id(self)] = (planned.label, time.time(), mode)
         try:
             self.client.request(
                 planned.method,
@@ -171,6 +184,8 @@ class FretesUser(FastHttpUser):
                 params=planned.params or None,
                 json=planned.json,
                 allow_redirects=False,
+                headers={MODE_HEADER: mode} if mode else None,
+                context={"mode": mode} if mode else {},
             )
         except Exception:
             STATE.inflight.pop(id(self), None)

@@ -160,7 +160,7 @@ def build_result(samples: Sequence[Sample], meta: Mapping[str, Any]) -> dict[str
     wall = (max(ends) - min(starts)) if starts else 0.0
     stats = summarize(samples)
     total = next((row for row in stats if row.label == ALL), None)
-    return {
+    result: dict[str, Any] = {
         "meta": dict(meta),
         "totals": {
             "requests": len(samples),
@@ -170,6 +170,12 @@ def build_result(samples: Sequence[Sample], meta: Mapping[str, Any]) -> dict[str
         },
         "pages": {row.label: asdict(row) for row in stats},
     }
+    from bench.modes import mode_section  # imports this module
+
+    section = mode_section(samples)
+    if section is not None:
+        result["by_mode"] = section
+    return result
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -229,6 +235,11 @@ def markdown_report(result: Mapping[str, Any], title: str) -> str:
     ]
     if meta.get("note"):
         parts.append(f"Note: {meta['note']}")
+    from bench.modes import markdown_modes  # imports this module
+
+    by_mode = markdown_modes(result)
+    if by_mode:
+        parts += ["", by_mode, "## Every request (all modes together; writes and logins)"]
     parts += [
         "",
         markdown_table(result),

@@ -47,6 +47,7 @@ class Sample:
     db_ms: float | None = None
     app_ms: float | None = None
     error: str | None = None
+    mode: str | None = None  # the X-Fretes-Mode the request was sent with (pages only)
 
 
 def write_samples(path: Path, samples: list[Sample]) -> None:

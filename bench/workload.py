@@ -302,7 +302,9 @@ class Workload:
         by_vendedor = self.catalog.open_entregas_by_vendedor
         vendedor = account.vendedor if account.role != "admin" else self._pick("vendedores", rng)
         ids = by_vendedor.get(vendedor or "")
-        if not ids and by_vendedor:
+        # Only an admin may write to any vendedor's entrega: a vendedor with no open entrega
+        # of their own makes no write (another one's would be a 403).
+        if not ids and by_vendedor and account.role == "admin":
             ids = by_vendedor[rng.choice(sorted(by_vendedor))]
         return rng.choice(ids) if ids else None
 

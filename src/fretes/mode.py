@@ -1,12 +1,14 @@
-"""Which form of the pages' data access runs: ``naive`` or ``optimized``.
+"""Which form of the pages' data access runs: ``naive``, ``optimized`` or ``cached``.
 
-The app config key ``FRETES_MODE`` sets the default (``naive`` when absent); one request can
-override it with the header ``X-Fretes-Mode: naive|optimized``, so one benchmark run can
-measure both forms against the same server. A bad header value is a ``BadParameter`` (the
+``cached`` is the optimized form with each page's data function wrapped in Turbina's cache
+(``fretes.views.cached``). The app config key ``FRETES_MODE`` sets the default (``naive``
+when absent); one request can override it with the header
+``X-Fretes-Mode: naive|optimized|cached``, so one benchmark run can measure every form
+against the same server. A bad header value is a ``BadParameter`` (the
 pages answer 400 naming the header and the accepted values); a bad config value is a
 ``TurbinaError`` naming the key.
 
-Both forms return exactly the same page content; only the queries behind it differ.
+Every form returns exactly the same page content; only the queries behind it differ.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from turbina.errors import TurbinaError
 
 NAIVE = "naive"
 OPTIMIZED = "optimized"
-MODES = (NAIVE, OPTIMIZED)
+CACHED = "cached"
+MODES = (NAIVE, OPTIMIZED, CACHED)
 CONFIG_KEY = "FRETES_MODE"
 HEADER = "X-Fretes-Mode"
 
@@ -56,5 +59,10 @@ def current_mode() -> str:
 
 
 def is_optimized() -> bool:
-    """True when the current request runs the optimized form."""
+    """True when the current request runs the optimized form (uncached)."""
     return current_mode() == OPTIMIZED
+
+
+def is_cached() -> bool:
+    """True when the current request runs the optimized form through the cache."""
+    return current_mode() == CACHED

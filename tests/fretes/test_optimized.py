@@ -297,7 +297,7 @@ def test_bad_header_is_400_naming_it(login: Login, url: str) -> None:
     assert response.status_code == 400
     body = response.get_json()
     assert body["parameter"] == "X-Fretes-Mode"
-    assert body["accepted"] == "one of: naive, optimized"
+    assert body["accepted"] == "one of: naive, optimized, cached"
     assert "turbo" in body["error"]
 
 

@@ -1,8 +1,9 @@
 """Blueprints of the six slow pages and the writes the workload needs.
 
 Every page parses and validates its parameters (``fretes.params``), calls a data function
-that only talks to ``db.session`` (the naive form, or its twin in ``fretes.views.optimized``
-when ``fretes.mode.current_mode()`` says ``optimized``), then renders HTML or JSON
+that only talks to ``db.session`` (the naive form, its twin in ``fretes.views.optimized``
+when ``fretes.mode.current_mode()`` says ``optimized``, or that twin through Turbina's cache
+from ``fretes.views.cached`` when it says ``cached``), then renders HTML or JSON
 (``?format=json``) through ``fretes.views.rendering``.
 """
 

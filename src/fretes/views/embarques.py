@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Blueprint, request
 from flask_login import login_required
 
-from fretes.mode import is_optimized
+from fretes.mode import is_cached, is_optimized
 from fretes.models import EMBARQUE_STATUSES, Embarque, db
 from fretes.params import parse_choice, parse_page
 from fretes.views.rendering import Page, respond
@@ -110,6 +110,10 @@ def dashboard() -> Any:
         from fretes.views.optimized import embarques as optimized
 
         data = optimized.dashboard_embarques(status, page)
+    elif is_cached():
+        from fretes.views import cached
+
+        data = cached.dashboard_embarques(status, page)
     else:
         data = dashboard_embarques(status, page)
     return respond("embarques/dashboard.html", data, statuses=EMBARQUE_STATUSES)

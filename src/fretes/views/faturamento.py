@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import Blueprint, request
 from flask_login import login_required
 
-from fretes.mode import is_optimized
+from fretes.mode import is_cached, is_optimized
 from fretes.models import RelatorioFaturamentoImportado, db
 from fretes.params import parse_date, parse_int, parse_page, parse_text
 from fretes.views.rendering import Page, respond, vendedor_forcado
@@ -188,6 +188,10 @@ def relatorio() -> Any:
         from fretes.views.optimized import relatorios as optimized
 
         data = optimized.relatorio_faturamento(filtros, vendedor_forcado())
+    elif is_cached():
+        from fretes.views import cached
+
+        data = cached.relatorio_faturamento(filtros, vendedor_forcado())
     else:
         data = relatorio_faturamento(filtros, vendedor_forcado())
     return respond(

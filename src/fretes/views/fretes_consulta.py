@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Blueprint, request, url_for
 from flask_login import login_required
 
-from fretes.mode import is_optimized
+from fretes.mode import is_cached, is_optimized
 from fretes.models import FRETE_STATUSES, Embarque, Frete, Transportadora, db
 from fretes.params import (
     BadParameter,
@@ -159,6 +159,10 @@ def consulta() -> Any:
         from fretes.views.optimized import embarques as optimized
 
         data = optimized.consultar_fretes(filtros)
+    elif is_cached():
+        from fretes.views import cached
+
+        data = cached.consultar_fretes(filtros)
     else:
         data = consultar_fretes(filtros)
     transportadoras = (

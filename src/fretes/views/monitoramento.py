@@ -17,7 +17,7 @@ from flask import Blueprint, request, url_for
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
-from fretes.mode import is_optimized
+from fretes.mode import is_cached, is_optimized
 from fretes.models import AgendamentoEntrega, ComentarioNF, EntregaMonitorada, db
 from fretes.params import parse_choice, parse_date, parse_date_range, parse_page, parse_text
 from fretes.views.rendering import Page, respond, vendedor_forcado
@@ -263,6 +263,10 @@ def listar() -> Any:
         from fretes.views.optimized import entregas as optimized
 
         data = optimized.listar_entregas(filtros, vendedor_forcado())
+    elif is_cached():
+        from fretes.views import cached
+
+        data = cached.listar_entregas(filtros, vendedor_forcado())
     else:
         data = listar_entregas(filtros, vendedor_forcado())
     return respond(

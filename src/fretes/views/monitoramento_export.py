@@ -19,7 +19,7 @@ from flask import Response, request, stream_with_context
 from flask_login import login_required
 
 from fretes.export import CSV_MIMETYPE, XLSX_MIMETYPE, Sheet, build_xlsx, stream_csv, stream_file
-from fretes.mode import is_optimized
+from fretes.mode import is_cached, is_optimized
 from fretes.models import ComentarioNF, EntregaMonitorada, db
 from fretes.params import parse_choice
 from fretes.views.monitoramento import FiltrosEntregas, all_conditions, bp, parse_filtros, situacao
@@ -213,7 +213,8 @@ def exportar() -> Response:
     formato = parse_choice(request.args, "formato", FORMATOS, default="xlsx")
     forcado = vendedor_forcado()
     exportar_fn = exportar_entregas
-    if is_optimized():
+    # The cached mode streams the optimized export uncached.
+    if is_optimized() or is_cached():
         # Imported here because the optimized module imports this one.
         from fretes.views.optimized import entregas as optimized
 

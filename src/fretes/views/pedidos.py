@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, request, url_for
 from flask_login import login_required
 
-from fretes.mode import is_optimized
+from fretes.mode import is_cached, is_optimized
 from fretes.models import PEDIDO_STATUSES, Pedido, db
 from fretes.params import parse_choice, parse_date, parse_int, parse_page, require_choice
 from fretes.views.rendering import Page, request_body, respond, write_done
@@ -138,6 +138,10 @@ def status() -> Any:
         from fretes.views.optimized import relatorios as optimized
 
         data = optimized.status_pedidos(filtros)
+    elif is_cached():
+        from fretes.views import cached
+
+        data = cached.status_pedidos(filtros)
     else:
         data = status_pedidos(filtros)
     return respond("pedidos/status.html", data, filtros=filtros, statuses=PEDIDO_STATUSES)
