@@ -196,11 +196,17 @@ class ListaEntregas:
     status: str
 
 
-def linha_naive(entrega: EntregaMonitorada, hoje: date) -> LinhaEntrega:
-    """Build a row; each relationship access is a lazy load (the naive N+1)."""
-    agendamentos = entrega.agendamentos
-    ultimo = agendamentos[-1] if agendamentos else None
-    custos = sum((c.valor for c in entrega.custos_extras), Decimal("0"))
+@dataclass(frozen=True)
+class ExtrasLinha:
+    """The per-row aggregates of one entrega: comment count, extra-cost total, last agendamento."""
+
+    comentarios: int
+    custos_extras: Decimal
+    ultimo_agendamento: AgendamentoResumo | None
+
+
+def linha(entrega: EntregaMonitorada, extras: ExtrasLinha, hoje: date) -> LinhaEntrega:
+    """Build a row from the entrega's own columns and its aggregates (both forms use this)."""
     return LinhaEntrega(
         id=entrega.id,
         numero_nf=entrega.numero_nf,
@@ -217,12 +223,24 @@ def linha_naive(entrega: EntregaMonitorada, hoje: date) -> LinhaEntrega:
         status_finalizacao=entrega.status_finalizacao,
         situacao=situacao(entrega, hoje),
         criado_em=entrega.criado_em,
+        ultimo_agendamento=extras.ultimo_agendamento,
+        comentarios=extras.comentarios,
+        custos_extras=extras.custos_extras,
+    )
+
+
+def linha_naive(entrega: EntregaMonitorada, hoje: date) -> LinhaEntrega:
+    """Build a row; each relationship access is a lazy load (the naive N+1)."""
+    agendamentos = entrega.agendamentos
+    ultimo = agendamentos[-1] if agendamentos else None
+    extras = ExtrasLinha(
+        comentarios=len(entrega.comentarios),
+        custos_extras=sum((c.valor for c in entrega.custos_extras), Decimal("0")),
         ultimo_agendamento=None
         if ultimo is None
         else AgendamentoResumo(ultimo.id, ultimo.data_agendada, ultimo.protocolo, ultimo.status),
-        comentarios=len(entrega.comentarios),
-        custos_extras=custos,
     )
+    return linha(entrega, extras, hoje)
 
 
 def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:

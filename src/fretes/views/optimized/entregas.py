@@ -13,8 +13,6 @@ entregas plus six per batch, no joined-row multiplication, memory bounded by the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -31,12 +29,12 @@ from fretes.views.monitoramento import (
     BADGES,
     PER_PAGE,
     AgendamentoResumo,
+    ExtrasLinha,
     FiltrosEntregas,
-    LinhaEntrega,
     ListaEntregas,
     all_conditions,
     base_conditions,
-    situacao,
+    linha,
     status_condition,
 )
 from fretes.views.monitoramento_export import EntregaExport, export_row
@@ -75,15 +73,6 @@ def contadores(filtros: FiltrosEntregas, forcado: str | None) -> tuple[int, dict
         .where(*base_conditions(filtros, forcado))
     ).one()
     return int(row[0]), {badge: int(value) for badge, value in zip(BADGES, row[1:], strict=True)}
-
-
-@dataclass
-class ExtrasLinha:
-    """The per-row aggregates of one entrega of the page."""
-
-    comentarios: int
-    custos_extras: Decimal
-    ultimo_agendamento: AgendamentoResumo | None
 
 
 def extras_por_entrega(ids: list[int]) -> dict[int, ExtrasLinha]:
@@ -140,30 +129,6 @@ def extras_por_entrega(ids: list[int]) -> dict[int, ExtrasLinha]:
             else AgendamentoResumo(ag_id, ag_data, ag_protocolo, ag_status),
         )
     return extras
-
-
-def linha(entrega: EntregaMonitorada, extras: ExtrasLinha, hoje: date) -> LinhaEntrega:
-    """Build a row from the entrega's own columns and its precomputed aggregates."""
-    return LinhaEntrega(
-        id=entrega.id,
-        numero_nf=entrega.numero_nf,
-        cliente=entrega.cliente,
-        municipio=entrega.municipio,
-        uf=entrega.uf,
-        vendedor=entrega.vendedor,
-        transportadora=entrega.transportadora,
-        valor_nf=entrega.valor_nf,
-        data_embarque=entrega.data_embarque,
-        data_entrega_prevista=entrega.data_entrega_prevista,
-        data_agenda=entrega.data_agenda,
-        entregue=entrega.entregue,
-        status_finalizacao=entrega.status_finalizacao,
-        situacao=situacao(entrega, hoje),
-        criado_em=entrega.criado_em,
-        ultimo_agendamento=extras.ultimo_agendamento,
-        comentarios=extras.comentarios,
-        custos_extras=extras.custos_extras,
-    )
 
 
 def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
