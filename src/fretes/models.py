@@ -94,8 +94,12 @@ class EntregaMonitorada(Model):
     agendamentos: Mapped[list[AgendamentoEntrega]] = relationship(
         back_populates="entrega", order_by="AgendamentoEntrega.id"
     )
-    logs: Mapped[list[LogEntrega]] = relationship(back_populates="entrega", order_by="LogEntrega.id")
-    eventos: Mapped[list[EventoEntrega]] = relationship(back_populates="entrega", order_by="EventoEntrega.id")
+    logs: Mapped[list[LogEntrega]] = relationship(
+        back_populates="entrega", order_by="LogEntrega.id"
+    )
+    eventos: Mapped[list[EventoEntrega]] = relationship(
+        back_populates="entrega", order_by="EventoEntrega.id"
+    )
     custos_extras: Mapped[list[CustoExtraEntrega]] = relationship(
         back_populates="entrega", order_by="CustoExtraEntrega.id"
     )
@@ -163,13 +167,17 @@ class ComentarioNF(Model):
     texto: Mapped[str] = mapped_column(Text)
     autor: Mapped[str] = mapped_column(String(120))
     criado_em: Mapped[datetime] = mapped_column(DateTime, default=datetime.now)
-    resposta_a_id: Mapped[int | None] = mapped_column(ForeignKey("comentarios_nf.id"), nullable=True)
+    resposta_a_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comentarios_nf.id"), nullable=True
+    )
 
     entrega: Mapped[EntregaMonitorada] = relationship(back_populates="comentarios")
     resposta_a: Mapped[ComentarioNF | None] = relationship(
         back_populates="respostas", remote_side="ComentarioNF.id"
     )
-    respostas: Mapped[list[ComentarioNF]] = relationship(back_populates="resposta_a", order_by="ComentarioNF.id")
+    respostas: Mapped[list[ComentarioNF]] = relationship(
+        back_populates="resposta_a", order_by="ComentarioNF.id"
+    )
 
 
 class Transportadora(Model):
@@ -192,13 +200,17 @@ class Embarque(Model):
     numero: Mapped[int] = mapped_column(Integer, unique=True)
     data_embarque: Mapped[date | None] = mapped_column(Date, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="draft")
-    transportadora_id: Mapped[int | None] = mapped_column(ForeignKey("transportadoras.id"), nullable=True)
+    transportadora_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transportadoras.id"), nullable=True
+    )
     valor_total: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     peso_total: Mapped[Decimal | None] = mapped_column(Weight, nullable=True)
     criado_em: Mapped[datetime] = mapped_column(DateTime, default=datetime.now)
 
     transportadora: Mapped[Transportadora | None] = relationship(back_populates="embarques")
-    itens: Mapped[list[EmbarqueItem]] = relationship(back_populates="embarque", order_by="EmbarqueItem.id")
+    itens: Mapped[list[EmbarqueItem]] = relationship(
+        back_populates="embarque", order_by="EmbarqueItem.id"
+    )
     fretes: Mapped[list[Frete]] = relationship(back_populates="embarque", order_by="Frete.id")
 
 
@@ -214,7 +226,9 @@ class EmbarqueItem(Model):
     peso: Mapped[Decimal | None] = mapped_column(Weight, nullable=True)
     valor: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     uf_destino: Mapped[str | None] = mapped_column(String(2), nullable=True)
-    data_agenda: Mapped[str | None] = mapped_column(String(10), nullable=True)  # text, as in the real system
+    data_agenda: Mapped[str | None] = mapped_column(
+        String(10), nullable=True
+    )  # text, as in the real system
     status: Mapped[str] = mapped_column(String(20), default="ativo")
 
     embarque: Mapped[Embarque] = relationship(back_populates="itens")
@@ -225,10 +239,14 @@ class Frete(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     embarque_id: Mapped[int | None] = mapped_column(ForeignKey("embarques.id"), nullable=True)
-    transportadora_id: Mapped[int | None] = mapped_column(ForeignKey("transportadoras.id"), nullable=True)
+    transportadora_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transportadoras.id"), nullable=True
+    )
     cnpj_cliente: Mapped[str | None] = mapped_column(String(20), nullable=True)
     nome_cliente: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    numeros_nfs: Mapped[str | None] = mapped_column(Text, nullable=True)  # comma-separated NF numbers
+    numeros_nfs: Mapped[str | None] = mapped_column(
+        Text, nullable=True
+    )  # comma-separated NF numbers
     valor_cotado: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     valor_cte: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     valor_pago: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
@@ -274,7 +292,21 @@ class RelatorioFaturamentoImportado(Model):
     criado_em: Mapped[datetime] = mapped_column(DateTime, default=datetime.now)
 
 
-ALL_TABLES = tuple(model.__table__ for model in (
-    User, EntregaMonitorada, AgendamentoEntrega, LogEntrega, EventoEntrega, CustoExtraEntrega,
-    ComentarioNF, Transportadora, Embarque, EmbarqueItem, Frete, Pedido, RelatorioFaturamentoImportado,
-))
+ALL_TABLES = tuple(
+    model.__table__
+    for model in (
+        User,
+        EntregaMonitorada,
+        AgendamentoEntrega,
+        LogEntrega,
+        EventoEntrega,
+        CustoExtraEntrega,
+        ComentarioNF,
+        Transportadora,
+        Embarque,
+        EmbarqueItem,
+        Frete,
+        Pedido,
+        RelatorioFaturamentoImportado,
+    )
+)

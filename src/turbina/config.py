@@ -106,24 +106,99 @@ PREFIX = "TURBINA_"
 KEYS: tuple[Key, ...] = (
     Key("ENABLED", _bool, True, "Master switch: when false, init_app installs nothing."),
     # queries
-    Key("SLOW_QUERY_MS", _non_negative_float, 500.0, "Statements slower than this go to the slow-query log."),
-    Key("MAX_FINGERPRINTS", _positive_int, 5000, "Cap on per-fingerprint stats entries (least used evicted)."),
+    Key(
+        "SLOW_QUERY_MS",
+        _non_negative_float,
+        500.0,
+        "Statements slower than this go to the slow-query log.",
+    ),
+    Key(
+        "MAX_FINGERPRINTS",
+        _positive_int,
+        5000,
+        "Cap on per-fingerprint stats entries (least used evicted).",
+    ),
     Key("SLOW_LOG_SIZE", _positive_int, 500, "Capacity of the slow-query ring buffer."),
-    Key("NPLUSONE_THRESHOLD", _positive_int, 5, "Lazy loads of one relationship in one request that make an N+1 finding."),
-    Key("SERVER_TIMING", _bool, True, "Add a Server-Timing header (db time, query count) to responses."),
-    Key("EXPLAIN", _bool, True, "EXPLAIN slow SELECTs in a background thread (never ANALYZE, never writes)."),
-    Key("EXPLAIN_INTERVAL_S", _non_negative_float, 300.0, "Minimum seconds between two EXPLAINs of one fingerprint."),
-    Key("QUERIES_SNAPSHOT", _optional_str, None, "File the app writes redacted query stats and N+1 findings to at exit; the CLI reads it when its own process has none."),
+    Key(
+        "NPLUSONE_THRESHOLD",
+        _positive_int,
+        5,
+        "Lazy loads of one relationship in one request that make an N+1 finding.",
+    ),
+    Key(
+        "SERVER_TIMING",
+        _bool,
+        True,
+        "Add a Server-Timing header (db time, query count) to responses.",
+    ),
+    Key(
+        "EXPLAIN",
+        _bool,
+        True,
+        "EXPLAIN slow SELECTs in a background thread (never ANALYZE, never writes).",
+    ),
+    Key(
+        "EXPLAIN_INTERVAL_S",
+        _non_negative_float,
+        300.0,
+        "Minimum seconds between two EXPLAINs of one fingerprint.",
+    ),
+    Key(
+        "QUERIES_SNAPSHOT",
+        _optional_str,
+        None,
+        "File the app writes redacted query stats and N+1 findings to at exit; the CLI reads it when its own process has none.",
+    ),
     # cache
-    Key("CACHE_BACKEND", _choice("memory", "redis", "null"), "memory", "Cache backend: memory (per process), redis, or null (disabled)."),
-    Key("REDIS_URL", _optional_str, None, "Redis URL for the cache; falls back to the app's REDIS_URL."),
+    Key(
+        "CACHE_BACKEND",
+        _choice("memory", "redis", "null"),
+        "memory",
+        "Cache backend: memory (per process), redis, or null (disabled).",
+    ),
+    Key(
+        "REDIS_URL",
+        _optional_str,
+        None,
+        "Redis URL for the cache; falls back to the app's REDIS_URL.",
+    ),
     Key("CACHE_PREFIX", str, "turbina", "Namespace prefix of every Redis key Turbina writes."),
-    Key("CACHE_CONTEXTS", _contexts, DEFAULT_CONTEXTS, "Mapping context -> TTL seconds; merged over the defaults."),
-    Key("CACHE_MAX_BYTES", _positive_int, 64 * 1024 * 1024, "Memory backend size cap in bytes (LRU)."),
-    Key("CACHE_MAX_VALUE_BYTES", _positive_int, 1024 * 1024, "Encoded values larger than this are not cached (counted)."),
-    Key("CACHE_LOCK_TIMEOUT_MS", _positive_int, 5000, "Stampede lock lifetime; waiters give up after this and compute."),
-    Key("CACHE_REDIS_CLUSTER", _bool, False, "Connect to REDIS_URL as a Redis Cluster (redis.cluster.RedisCluster)."),
-    Key("CACHE_REDIS_TIMEOUT_MS", _positive_int, 500, "Redis socket connect/read timeout; a slower call counts as an error and the cache fails open."),
+    Key(
+        "CACHE_CONTEXTS",
+        _contexts,
+        DEFAULT_CONTEXTS,
+        "Mapping context -> TTL seconds; merged over the defaults.",
+    ),
+    Key(
+        "CACHE_MAX_BYTES",
+        _positive_int,
+        64 * 1024 * 1024,
+        "Memory backend size cap in bytes (LRU).",
+    ),
+    Key(
+        "CACHE_MAX_VALUE_BYTES",
+        _positive_int,
+        1024 * 1024,
+        "Encoded values larger than this are not cached (counted).",
+    ),
+    Key(
+        "CACHE_LOCK_TIMEOUT_MS",
+        _positive_int,
+        5000,
+        "Stampede lock lifetime; waiters give up after this and compute.",
+    ),
+    Key(
+        "CACHE_REDIS_CLUSTER",
+        _bool,
+        False,
+        "Connect to REDIS_URL as a Redis Cluster (redis.cluster.RedisCluster).",
+    ),
+    Key(
+        "CACHE_REDIS_TIMEOUT_MS",
+        _positive_int,
+        500,
+        "Redis socket connect/read timeout; a slower call counts as an error and the cache fails open.",
+    ),
 )
 
 _BY_NAME = {key.name: key for key in KEYS}
@@ -140,7 +215,9 @@ class Settings:
         try:
             return self.values[name]
         except KeyError:
-            raise ConfigError(f"unknown setting {PREFIX}{name}", "see the README configuration table") from None
+            raise ConfigError(
+                f"unknown setting {PREFIX}{name}", "see the README configuration table"
+            ) from None
 
     def __getattr__(self, attr: str) -> Any:
         values = object.__getattribute__(self, "values")
@@ -159,7 +236,7 @@ def load_settings(source: Mapping[str, Any] | None = None, **overrides: Any) -> 
     for full_name, value in (source or {}).items():
         if not isinstance(full_name, str) or not full_name.startswith(PREFIX):
             continue
-        raw[full_name[len(PREFIX):]] = value
+        raw[full_name[len(PREFIX) :]] = value
     raw.update({name.upper(): value for name, value in overrides.items()})
 
     values: dict[str, Any] = {}
@@ -167,7 +244,11 @@ def load_settings(source: Mapping[str, Any] | None = None, **overrides: Any) -> 
         key = _BY_NAME.get(name)
         if key is None:
             close = difflib.get_close_matches(name, list(_BY_NAME), n=1)
-            hint = f"did you mean {PREFIX}{close[0]}?" if close else "see the README configuration table"
+            hint = (
+                f"did you mean {PREFIX}{close[0]}?"
+                if close
+                else "see the README configuration table"
+            )
             raise ConfigError(f"unknown setting {PREFIX}{name}", hint)
         try:
             values[name] = key.parse(value)
@@ -179,7 +260,9 @@ def load_settings(source: Mapping[str, Any] | None = None, **overrides: Any) -> 
     for key in KEYS:
         values.setdefault(key.name, key.default)
     if "CACHE_CONTEXTS" in raw:
-        values["CACHE_CONTEXTS"] = MappingProxyType({**DEFAULT_CONTEXTS, **values["CACHE_CONTEXTS"]})
+        values["CACHE_CONTEXTS"] = MappingProxyType(
+            {**DEFAULT_CONTEXTS, **values["CACHE_CONTEXTS"]}
+        )
     if values["REDIS_URL"] is None and source is not None:
         fallback = source.get("REDIS_URL")
         if isinstance(fallback, str) and fallback:
