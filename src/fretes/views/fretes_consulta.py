@@ -7,6 +7,7 @@ first. Naive form: per row a lazy load of its transportadora and its embarque.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, request, url_for
 from flask_login import login_required
+from sqlalchemy.orm.interfaces import ORMOption
 
 from fretes.mode import is_cached, is_optimized
 from fretes.models import FRETE_STATUSES, Embarque, Frete, Transportadora, db
@@ -129,8 +131,9 @@ def linha_naive(frete: Frete) -> LinhaFrete:
     )
 
 
-def consultar_fretes(filtros: FiltrosFretes) -> Page[LinhaFrete]:
-    """The naive data function of the fretes list."""
+def consultar_fretes(filtros: FiltrosFretes, loaders: Sequence[ORMOption] = ()) -> Page[LinhaFrete]:
+    """The data function of the fretes list: naive (lazy loads per row) without ``loaders``;
+    the optimized form passes the eager loaders an N+1 finding names."""
     conds = conditions(filtros)
     total = db.session.execute(
         sa.select(sa.func.count()).select_from(Frete).where(*conds)
@@ -138,6 +141,7 @@ def consultar_fretes(filtros: FiltrosFretes) -> Page[LinhaFrete]:
     rows = (
         db.session.execute(
             sa.select(Frete)
+            .options(*loaders)
             .where(*conds)
             .order_by(Frete.criado_em.desc(), Frete.id.desc())
             .limit(PER_PAGE)

@@ -20,8 +20,8 @@ from sqlalchemy.orm import joinedload
 from fretes.models import EMBARQUE_STATUSES, Embarque, EmbarqueItem, Frete, db
 from fretes.views.embarques import PER_PAGE as EMBARQUES_PER_PAGE
 from fretes.views.embarques import DashboardEmbarques, LinhaEmbarque
-from fretes.views.fretes_consulta import PER_PAGE as FRETES_PER_PAGE
-from fretes.views.fretes_consulta import FiltrosFretes, LinhaFrete, conditions, linha_naive
+from fretes.views.fretes_consulta import FiltrosFretes, LinhaFrete
+from fretes.views.fretes_consulta import consultar_fretes as naive_consultar_fretes
 from fretes.views.rendering import Page
 
 ZERO = Decimal("0")
@@ -149,22 +149,8 @@ def dashboard_embarques(status: str, page: int) -> DashboardEmbarques:
 
 
 def consultar_fretes(filtros: FiltrosFretes) -> Page[LinhaFrete]:
-    """The optimized data function of the fretes list (same result as the naive one)."""
-    conds = conditions(filtros)
-    total = db.session.execute(
-        sa.select(sa.func.count()).select_from(Frete).where(*conds)
-    ).scalar_one()
-    rows = (
-        db.session.execute(
-            sa.select(Frete)
-            .options(joinedload(Frete.transportadora), joinedload(Frete.embarque))
-            .where(*conds)
-            .order_by(Frete.criado_em.desc(), Frete.id.desc())
-            .limit(FRETES_PER_PAGE)
-            .offset((filtros.page - 1) * FRETES_PER_PAGE)
-        )
-        .scalars()
-        .all()
+    """The optimized data function of the fretes list: the naive query with carrier and
+    embarque joined in (the row builder only reads those two relationships)."""
+    return naive_consultar_fretes(
+        filtros, (joinedload(Frete.transportadora), joinedload(Frete.embarque))
     )
-    # linha_naive only reads the two relationships, which are loaded now.
-    return Page([linha_naive(frete) for frete in rows], filtros.page, FRETES_PER_PAGE, total)
