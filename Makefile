@@ -1,36 +1,44 @@
 # Every target that runs code creates/refreshes .venv itself, so a fresh machine needs nothing else.
+# One .venv holds both distributions: the library (.) and the reference app (examples/fretes).
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SCALE   ?= real
 DB      ?= sqlite
-DATA    := instance
-PG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+APP     := examples/fretes
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test test-fast compat bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(APP)/pyproject.toml requirements-dev.txt tests/requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -r requirements-dev.txt -e '.[redis]' -e '$(APP)[bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m bench.demo
+	cd $(APP) && ../../$(BIN)/python -m bench.demo
 
+# The library's and the app's tests, then the library's tests against its built wheel at the
+# oldest and the newest supported versions (tests/compat).
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest
+
+compat: $(STAMP)
+	$(BIN)/python tests/compat/run.py
+
 bench: $(STAMP)
-	$(BIN)/python -m bench.run --scale $(SCALE) --db $(DB)
+	cd $(APP) && ../../$(BIN)/python -m bench.run --scale $(SCALE) --db $(DB)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(APP)
+	$(BIN)/ruff format --check src tests $(APP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

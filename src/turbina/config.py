@@ -90,15 +90,7 @@ def _contexts(value: Any) -> Mapping[str, int]:
     return MappingProxyType(parsed)
 
 
-DEFAULT_CONTEXTS: Mapping[str, int] = MappingProxyType(
-    {
-        "faturamento": 3600,
-        "entregas": 1800,
-        "embarques": 900,
-        "dashboards": 300,
-        "user_context": 86400,
-    }
-)
+NO_CONTEXTS: Mapping[str, int] = MappingProxyType({})
 
 PREFIX = "TURBINA_"
 
@@ -166,8 +158,8 @@ KEYS: tuple[Key, ...] = (
     Key(
         "CACHE_CONTEXTS",
         _contexts,
-        DEFAULT_CONTEXTS,
-        "Mapping context -> TTL seconds; merged over the defaults.",
+        NO_CONTEXTS,
+        "Mapping context -> TTL seconds (or name=seconds,... from the environment); a context not listed gets 300 s.",
     ),
     Key(
         "CACHE_MAX_BYTES",
@@ -202,29 +194,33 @@ KEYS: tuple[Key, ...] = (
 )
 
 _BY_NAME = {key.name: key for key in KEYS}
+KEY_NAMES: frozenset[str] = frozenset(PREFIX + key.name for key in KEYS)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated Turbina settings. Read values with ``settings.get("SLOW_QUERY_MS")``
-    or attribute access in lower case (``settings.slow_query_ms``)."""
+    """Validated Turbina settings, one typed attribute per key of ``KEYS`` (lower case, no
+    prefix: ``TURBINA_SLOW_QUERY_MS`` -> ``settings.slow_query_ms``). Build with
+    ``load_settings``; frozen, so a part cannot change what another part reads."""
 
-    values: Mapping[str, Any] = field(default_factory=dict)
-
-    def get(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown setting {PREFIX}{name}", "see the README configuration table"
-            ) from None
-
-    def __getattr__(self, attr: str) -> Any:
-        values = object.__getattribute__(self, "values")
-        upper = attr.upper()
-        if upper in values:
-            return values[upper]
-        raise AttributeError(attr)
+    enabled: bool = True
+    slow_query_ms: float = 500.0
+    max_fingerprints: int = 5000
+    slow_log_size: int = 500
+    nplusone_threshold: int = 5
+    server_timing: bool = True
+    explain: bool = True
+    explain_interval_s: float = 300.0
+    queries_snapshot: str | None = None
+    cache_backend: str = "memory"
+    redis_url: str | None = None
+    cache_prefix: str = "turbina"
+    cache_contexts: Mapping[str, int] = field(default_factory=lambda: NO_CONTEXTS)
+    cache_max_bytes: int = 64 * 1024 * 1024
+    cache_max_value_bytes: int = 1024 * 1024
+    cache_lock_timeout_ms: int = 5000
+    cache_redis_cluster: bool = False
+    cache_redis_timeout_ms: int = 500
 
 
 def load_settings(source: Mapping[str, Any] | None = None, **overrides: Any) -> Settings:
@@ -259,12 +255,8 @@ def load_settings(source: Mapping[str, Any] | None = None, **overrides: Any) -> 
             ) from None
     for key in KEYS:
         values.setdefault(key.name, key.default)
-    if "CACHE_CONTEXTS" in raw:
-        values["CACHE_CONTEXTS"] = MappingProxyType(
-            {**DEFAULT_CONTEXTS, **values["CACHE_CONTEXTS"]}
-        )
     if values["REDIS_URL"] is None and source is not None:
         fallback = source.get("REDIS_URL")
         if isinstance(fallback, str) and fallback:
             values["REDIS_URL"] = fallback
-    return Settings(MappingProxyType(values))
+    return Settings(**{name.lower(): value for name, value in values.items()})

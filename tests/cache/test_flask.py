@@ -11,9 +11,9 @@ from flask import Flask, jsonify, request
 from flask_login import LoginManager, UserMixin, login_user
 
 import turbina
-from turbina.cache.commands import cache_group
-from turbina.cache.flask_glue import Cache, set_default_cache
 from turbina.errors import TurbinaError
+from turbina.flask.cache import Cache
+from turbina.flask.cli.cache import cache_group
 
 
 class User(UserMixin):
@@ -65,7 +65,6 @@ def app() -> Iterator[Flask]:
     assert ext is not None
     yield app
     cache.close()
-    set_default_cache(None)
 
 
 def test_view_is_cached_per_user_and_never_crosses_users(app: Flask) -> None:

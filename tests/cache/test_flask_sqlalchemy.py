@@ -11,7 +11,6 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 import turbina
-from turbina.cache.flask_glue import set_default_cache
 
 from .models import Base, Cliente, Nota
 
@@ -54,7 +53,6 @@ def app(sqlite_url: str) -> Iterator[Flask]:
     app.config["computed"] = computed
     yield app
     app.extensions["turbina"].cache.close()
-    set_default_cache(None)
 
 
 def test_commit_in_one_request_is_seen_by_the_next(app: Flask) -> None:

@@ -11,14 +11,13 @@ import pytest
 import sqlalchemy as sa
 from idx_dataset import populate
 
-from turbina.cli import main
 from turbina.errors import TurbinaError
+from turbina.flask.cli import main
+from turbina.indexes.advise import advise_workload, open_backend
 from turbina.indexes.advisor import Advisor
-from turbina.indexes.commands import advise_workload
 from turbina.indexes.report import drop_suggestions, render_lines
 from turbina.indexes.spec import IndexSpec
 from turbina.indexes.verify import verify
-from turbina.indexes.whatif import open_backend
 from turbina.indexes.workload import (
     WorkloadQuery,
     from_pg_stat_statements,
@@ -251,8 +250,8 @@ def test_cli_advise_outside_an_app(
 def test_flask_command_uses_the_app_engine_and_the_recorded_workload(sqlite_url: str) -> None:
     from fretes.app import create_app
     from fretes.models import LogEntrega, db
-    from turbina.cli import turbina_group
-    from turbina.extension import Turbina
+    from turbina.flask.cli import turbina_group
+    from turbina.flask.extension import Turbina
 
     app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True, "FRETES_TURBINA": False})
     Turbina(cache_backend="null", explain=False).init_app(app)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from turbina.cli import main
+from turbina.flask.cli import main
 from turbina.indexes import ddl
 from turbina.indexes.check import check_file, check_sql
 from turbina.indexes.spec import IndexSpec
@@ -72,7 +72,9 @@ def test_check_cli_output_and_exit_code(capsys: pytest.CaptureFixture[str]) -> N
     assert sum(": error: " in line for line in lines) == 3
     assert all(line.startswith("turbina: check: ") for line in lines)
     assert "3 statement(s) would fail, 1 note(s)" in lines[-1]
-    assert "turbina: fix: apply the fixes shown above" in out.err
+    assert out.err.splitlines() == [
+        f"turbina: error: 3 statement(s) in {SEED} would fail (fix: apply the fixes shown above)"
+    ]
 
 
 @pytest.mark.postgres

@@ -12,8 +12,8 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from turbina import Turbina
-from turbina.cli import turbina_group
-from turbina.extension import get_state
+from turbina.flask.cli import turbina_group
+from turbina.flask.extension import get_state
 from turbina.queries.state import QueriesState
 
 from .conftest import Author, seed

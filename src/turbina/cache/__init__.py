@@ -1,24 +1,34 @@
 """Context cache with automatic invalidation: fresh after a commit, shared stats, fails open.
 
-``TurbinaCache(backend, contexts)`` is the framework-free core; ``Cache`` adds the Flask view
-decorator; ``cached``/``cached_view`` are module-level decorators bound to the current app's
-cache at call time.
+Framework-free: ``TurbinaCache(backend, contexts)`` is the policy (``region``), backends are
+plug-ins behind ``CacheBackend``. The Flask decorators (``turbina.cached``,
+``turbina.cached_view``) live in ``turbina.flask.cache``.
 """
 
-from turbina.cache.backends.base import NO_VALUE, CacheBackend
-from turbina.cache.backends.memory import MemoryBackend
-from turbina.cache.backends.redis import RedisBackend
-from turbina.cache.flask_glue import Cache, cached, cached_view, current_cache
-from turbina.cache.region import TurbinaCache
+from __future__ import annotations
 
-__all__ = [
-    "NO_VALUE",
-    "Cache",
-    "CacheBackend",
-    "MemoryBackend",
-    "RedisBackend",
-    "TurbinaCache",
-    "cached",
-    "cached_view",
-    "current_cache",
-]
+from typing import TYPE_CHECKING
+
+from turbina._exports import lazy_exports
+
+_EXPORTS = {
+    "NO_VALUE": "turbina.cache.backends.base",
+    "CacheBackend": "turbina.cache.backends.base",
+    "MemoryBackend": "turbina.cache.backends.memory",
+    "NullBackend": "turbina.cache.backends.null",
+    "RedisBackend": "turbina.cache.backends.redis",
+    "TurbinaCache": "turbina.cache.region",
+    "register_dataclass": "turbina.cache.codec",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from turbina.cache.backends.base import NO_VALUE, CacheBackend
+    from turbina.cache.backends.memory import MemoryBackend
+    from turbina.cache.backends.null import NullBackend
+    from turbina.cache.backends.redis import RedisBackend
+    from turbina.cache.codec import register_dataclass
+    from turbina.cache.region import TurbinaCache

@@ -31,7 +31,6 @@ from turbina.cache.spec import CacheSpec, Uncacheable, check_context, dependency
 from turbina.cache.stamps import PendingBumps, context_token, table_token
 from turbina.cache.stats import LocalCounters, RateLimitedLog
 from turbina.cache.tracking import WriteTracker, shared_tracker
-from turbina.config import DEFAULT_CONTEXTS
 
 __all__ = ["CacheSpec", "TurbinaCache", "Uncacheable", "dependency_tables"]  # re-exported
 
@@ -44,7 +43,8 @@ DEFAULT_TTL_S = 300
 class TurbinaCache:
     """Context cache with stamp-based invalidation over one ``CacheBackend``.
 
-    ``contexts`` maps context names to TTL seconds (merged over the defaults). Call
+    ``contexts`` maps context names to TTL seconds; a context first used without one gets
+    ``DEFAULT_TTL_S``. Call
     ``track_session_writes()`` (all engines and sessions) or pass specific engines/session
     factories so committed writes invalidate what depends on them.
     """
@@ -63,7 +63,7 @@ class TurbinaCache:
         self.backend = backend
         self.retry_after_s = retry_after_s
         self._store_down_until = 0.0
-        self.contexts: dict[str, int] = {**DEFAULT_CONTEXTS, **(contexts or {})}
+        self.contexts: dict[str, int] = dict(contexts or {})
         for name in self.contexts:
             check_context(name)
         self.namespace = namespace

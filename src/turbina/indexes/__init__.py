@@ -1,35 +1,44 @@
-"""Index advice: find the indexes a workload needs, prove the gain, apply them safely.
+"""Index advice: find the indexes a workload needs, prove the gain, apply them safely (no Flask).
 
-Pipeline: ``workload`` (what runs) -> ``candidates`` (what could help) -> ``whatif`` (what it
-would cost) -> ``advisor`` (Extend selection) -> ``report`` / ``verify`` / ``ddl`` (say it,
-measure it, apply it). ``check`` reviews a hand-written index file. CLI: ``commands``.
+Pipeline: ``workload`` (what runs) -> ``candidates`` (what could help) -> ``whatif`` /
+``sqlite_whatif`` (what it would cost) -> ``advisor`` (Extend selection) -> ``report`` /
+``verify`` / ``ddl`` (say it, measure it, apply it). ``advise`` runs it end to end; ``check``
+reviews a hand-written index file. ``verify`` is a module here: its function is
+``turbina.indexes.verify.verify``. The CLI is in ``turbina.flask.cli.indexes``.
 """
 
 from __future__ import annotations
 
-from turbina.indexes.advisor import Advice, Advisor
-from turbina.indexes.check import check_file, check_sql
-from turbina.indexes.commands import advise_workload
-from turbina.indexes.ddl import apply, emit_sql, migration_text
-from turbina.indexes.spec import IndexSpec
-from turbina.indexes.verify import verify
-from turbina.indexes.whatif import open_backend
-from turbina.indexes.workload import WorkloadQuery, from_recorder, from_samples, from_sql_file
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "Advice",
-    "Advisor",
-    "IndexSpec",
-    "WorkloadQuery",
-    "advise_workload",
-    "apply",
-    "check_file",
-    "check_sql",
-    "emit_sql",
-    "from_recorder",
-    "from_samples",
-    "from_sql_file",
-    "migration_text",
-    "open_backend",
-    "verify",
-]
+from turbina._exports import lazy_exports
+
+_EXPORTS = {
+    "Advice": "turbina.indexes.advisor",
+    "Advisor": "turbina.indexes.advisor",
+    "advise_workload": "turbina.indexes.advise",
+    "open_backend": "turbina.indexes.advise",
+    "parse_budget": "turbina.indexes.advise",
+    "check_file": "turbina.indexes.check",
+    "check_sql": "turbina.indexes.check",
+    "apply": "turbina.indexes.ddl",
+    "emit_sql": "turbina.indexes.ddl",
+    "migration_text": "turbina.indexes.ddl",
+    "IndexSpec": "turbina.indexes.spec",
+    "WorkloadQuery": "turbina.indexes.workload",
+    "from_recorder": "turbina.indexes.workload",
+    "from_samples": "turbina.indexes.workload",
+    "from_sql_file": "turbina.indexes.workload",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from turbina.indexes.advise import advise_workload, open_backend, parse_budget
+    from turbina.indexes.advisor import Advice, Advisor
+    from turbina.indexes.check import check_file, check_sql
+    from turbina.indexes.ddl import apply, emit_sql, migration_text
+    from turbina.indexes.spec import IndexSpec
+    from turbina.indexes.workload import WorkloadQuery, from_recorder, from_samples, from_sql_file

@@ -189,8 +189,9 @@ def check_file(
     """``check_sql`` over a file; a missing file is a ``TurbinaError``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise TurbinaError(
-            f"cannot read {path}: {exc.strerror}", "pass an existing .sql file"
+            f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+            "pass an existing .sql file",
         ) from None
     return check_sql(text, engine, today)

@@ -363,29 +363,3 @@ class TransactionBackend(WhatIfBackend):
                 best = min(best, (time.perf_counter() - started) * 1000.0)
             self._timings[key] = best
         return self._timings[key]
-
-
-def open_backend(engine: sa.Engine, backend: str = "auto") -> WhatIfBackend:
-    """``auto`` = HypoPG when installed on PostgreSQL, hypothetical indexes in a schema copy on
-    SQLite, else the transactional fallback (real indexes, rolled back)."""
-    if backend not in {"auto", "hypopg", "transaction"}:
-        raise TurbinaError(
-            f"unknown what-if backend {backend!r}", "use --backend auto, hypopg or transaction"
-        )
-    if backend == "auto" and engine.dialect.name == "sqlite":
-        from turbina.indexes.sqlite_whatif import SQLiteHypotheticalBackend
-
-        return SQLiteHypotheticalBackend(engine)
-    if backend == "hypopg" or (backend == "auto" and engine.dialect.name == "postgresql"):
-        try:
-            return HypoPGBackend(engine)
-        except TurbinaError:
-            if backend == "hypopg":
-                raise
-    fallback = TransactionBackend(engine)
-    if backend == "auto" and engine.dialect.name == "postgresql":
-        fallback.notes.append(
-            "HypoPG not installed: costing with real indexes built in rolled-back "
-            "transactions (fix: run CREATE EXTENSION hypopg)"
-        )
-    return fallback

@@ -224,9 +224,10 @@ def from_sql_file(path: str | Path, limit: int = MAX_QUERIES) -> list[WorkloadQu
     """``from_sql_text`` over a file; a missing file is a ``TurbinaError``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise TurbinaError(
-            f"cannot read workload file {path}: {exc.strerror}", "pass an existing .sql file"
+            f"cannot read workload file {path}: {getattr(exc, 'strerror', None) or exc}",
+            "pass an existing .sql file",
         ) from None
     queries = from_sql_text(text, limit)
     if not queries:

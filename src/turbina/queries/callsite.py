@@ -7,12 +7,11 @@ candidates, never per query.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
 import sqlalchemy
-
-import turbina
 
 
 def _package_dir(module_file: str | None) -> str | None:
@@ -22,13 +21,13 @@ def _package_dir(module_file: str | None) -> str | None:
 
 
 def _library_dirs() -> tuple[str, ...]:
-    dirs = [_package_dir(sqlalchemy.__file__), _package_dir(turbina.__file__)]
-    try:
-        import flask_sqlalchemy
-
-        dirs.append(_package_dir(flask_sqlalchemy.__file__))
-    except ImportError:  # optional: plain SQLAlchemy users
-        pass
+    # This file is turbina/queries/callsite.py: two levels up is the turbina package.
+    turbina_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    dirs = [_package_dir(sqlalchemy.__file__), turbina_dir]
+    # find_spec locates Flask-SQLAlchemy without importing it (and Flask with it).
+    spec = importlib.util.find_spec("flask_sqlalchemy")
+    if spec is not None and spec.origin:
+        dirs.append(_package_dir(spec.origin))
     return tuple(d for d in dirs if d)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from turbina.config import Settings
 from turbina.queries.context import QueryCollector
 from turbina.queries.explain import ExplainWorker
 from turbina.queries.nplusone import Finding, FindingsLog, findings, install_listener
@@ -50,17 +51,17 @@ class QueriesState:
         install_listener()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> QueriesState:
+    def from_settings(cls, settings: Settings) -> QueriesState:
         """Build from a ``turbina.config.Settings``."""
         return cls(
-            slow_query_ms=settings.get("SLOW_QUERY_MS"),
-            max_fingerprints=settings.get("MAX_FINGERPRINTS"),
-            slow_log_size=settings.get("SLOW_LOG_SIZE"),
-            nplusone_threshold=settings.get("NPLUSONE_THRESHOLD"),
-            server_timing=settings.get("SERVER_TIMING"),
-            explain=settings.get("EXPLAIN"),
-            explain_interval_s=settings.get("EXPLAIN_INTERVAL_S"),
-            snapshot_path=settings.get("QUERIES_SNAPSHOT"),
+            slow_query_ms=settings.slow_query_ms,
+            max_fingerprints=settings.max_fingerprints,
+            slow_log_size=settings.slow_log_size,
+            nplusone_threshold=settings.nplusone_threshold,
+            server_timing=settings.server_timing,
+            explain=settings.explain,
+            explain_interval_s=settings.explain_interval_s,
+            snapshot_path=settings.queries_snapshot,
         )
 
     def attach(self, engine: Engine, name: str | None = None) -> QueryRecorder:

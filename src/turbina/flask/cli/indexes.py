@@ -6,7 +6,6 @@ app they default to the app's engine and the workload the query recorder capture
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,71 +16,27 @@ import click
 import sqlalchemy as sa
 
 from turbina.errors import TurbinaError
+from turbina.flask.cli.contract import TurbinaGroup, current_app_or_none, open_engine
 from turbina.indexes import ddl, workload
-from turbina.indexes.advisor import DEFAULT_MAX_SECONDS, DEFAULT_MIN_IMPROVEMENT, Advice, Advisor
+from turbina.indexes.advise import advise_workload
+from turbina.indexes.advisor import DEFAULT_MAX_SECONDS, DEFAULT_MIN_IMPROVEMENT, Advice
 from turbina.indexes.check import check_file
 from turbina.indexes.report import drop_suggestions, render_lines, to_json
 from turbina.indexes.verify import verify as verify_indexes
-from turbina.indexes.whatif import open_backend
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|mb|gb)?\s*$", re.I)
-_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
-
-
-def parse_budget(text: str | None) -> tuple[int | None, float | None]:
-    """``--budget``: bytes (``500MB``) or a share of the data size (``30%``)."""
-    if text is None:
-        return None, None
-    match = _SIZE.match(text)
-    if not match:
-        raise TurbinaError(
-            f"--budget {text!r} is not a size", "write e.g. --budget 200MB or --budget 25%"
-        )
-    number, unit = float(match.group(1)), (match.group(2) or "b").lower()
-    if unit == "%":
-        return None, number / 100.0
-    return int(number * _UNITS[unit]), None
-
-
-def normalize_url(url: str) -> str:
-    """Plain ``postgresql://``/``postgres://`` URLs use the psycopg 3 driver."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def _flask_app() -> Any:
-    from flask import current_app, has_app_context
-    from flask.cli import NoAppException, ScriptInfo
-
-    if has_app_context():
-        return current_app._get_current_object()  # type: ignore[attr-defined]
-    ctx = click.get_current_context(silent=True)
-    info = ctx.find_object(ScriptInfo) if ctx is not None else None
-    if info is None:
-        return None
-    try:
-        return info.load_app()
-    except NoAppException:
-        return None
 
 
 @contextmanager
 def _target(database_url: str | None) -> Iterator[tuple[sa.Engine, Any]]:
-    """(engine, app or None); an engine we created is disposed afterwards."""
-    app = _flask_app()
+    """(engine, app or None): ``--database-url`` wins over the app's engine."""
+    app = current_app_or_none()
     if database_url:
-        engine = sa.create_engine(normalize_url(database_url))
-        try:
+        with open_engine(database_url) as engine:
             yield engine, app
-        finally:
-            engine.dispose()
         return
     if app is None:
         raise TurbinaError(
             "no database to work on",
-            "pass --database-url URL, or run it as flask turbina indexes ...",
+            "pass --database-url URL, or run it as flask --app yourapp turbina indexes ...",
         )
     with app.app_context():
         extension = app.extensions.get("sqlalchemy")
@@ -121,39 +76,6 @@ def _workload(
 
 def _say(line: str) -> None:
     click.echo(line, err=True)
-
-
-def advise_workload(
-    engine: sa.Engine,
-    queries: list[workload.WorkloadQuery],
-    backend: str = "auto",
-    budget: str | None = None,
-    max_seconds: float = DEFAULT_MAX_SECONDS,
-    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
-    progress: Any = None,
-) -> Advice:
-    """Run the advisor end to end (the Python equivalent of ``turbina indexes advise``)."""
-    budget_bytes, share = parse_budget(budget)
-    whatif = open_backend(engine, backend)
-    try:
-        kwargs: dict[str, Any] = {"budget": budget_bytes}
-        if share is not None:
-            kwargs["budget_share"] = share
-        advisor = Advisor(
-            whatif,
-            queries,
-            max_seconds=max_seconds,
-            min_improvement=min_improvement,
-            progress=progress,
-            **kwargs,
-        )
-        advice = advisor.run()
-    finally:
-        whatif.close()
-    specs, notes = ddl.checked(advice.specs, engine.dialect.name)
-    advice.notes += notes
-    advice.recommendations = [r for r in advice.recommendations if r.spec in specs]
-    return advice
 
 
 def _common(fn: Any) -> Any:
@@ -219,7 +141,7 @@ def _run_advice(
         yield engine, queries, advice
 
 
-@click.group("indexes", help="Index advice: advise, verify, apply, check.")
+@click.group("indexes", cls=TurbinaGroup, help="Index advice: advise, verify, apply, check.")
 def indexes_group() -> None:
     """The ``indexes`` command group."""
 
@@ -303,14 +225,11 @@ def apply_command(lock_timeout_ms: int, **options: Any) -> None:
 @click.option("--database-url", help="Also check tables and columns against this database.")
 def check_command(sql_file: str, database_url: str | None) -> None:
     """Tell which statements of SQL_FILE would fail, and why. Exit 1 when any would."""
-    engine = None
     if database_url:
-        engine = sa.create_engine(normalize_url(database_url))
-    try:
-        findings = check_file(sql_file, engine)
-    finally:
-        if engine is not None:
-            engine.dispose()
+        with open_engine(database_url) as engine:
+            findings = check_file(sql_file, engine)
+    else:
+        findings = check_file(sql_file)
     for finding in findings:
         click.echo(finding.render(sql_file))
     errors = [f for f in findings if f.severity == "error"]
@@ -322,8 +241,3 @@ def check_command(sql_file: str, database_url: str | None) -> None:
         raise TurbinaError(
             f"{len(errors)} statement(s) in {sql_file} would fail", "apply the fixes shown above"
         )
-
-
-def register(group: click.Group) -> None:
-    """Add the ``indexes`` subgroup to ``flask turbina`` / ``turbina``."""
-    group.add_command(indexes_group)

@@ -27,8 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from turbina.indexes import ddl
+from turbina.indexes.advise import advise_workload
 from turbina.indexes.advisor import DEFAULT_MIN_IMPROVEMENT, Advice
-from turbina.indexes.commands import advise_workload
 from turbina.indexes.verify import time_workload
 from turbina.indexes.workload import WorkloadQuery, from_samples, from_sql_file
 
@@ -97,7 +97,7 @@ def capture(url: str, per_page: int, seed: int = 42) -> dict[str, list[WorkloadQ
     from bench.workload import PAGES, Workload
     from fretes.app import create_app
     from fretes.datagen import DEMO_PASSWORD
-    from turbina.extension import Turbina
+    from turbina.flask.extension import Turbina
 
     app = create_app({"DATABASE_URL": url, "TESTING": True, "FRETES_TURBINA": False})
     state = Turbina(cache_backend="null", explain=False, server_timing=False).init_app(app)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 
 import click
-from flask.cli import with_appcontext
 
 from turbina.cache.region import TurbinaCache
 from turbina.errors import TurbinaError
+from turbina.flask.cli.contract import TurbinaGroup, require_state
+from turbina.flask.cli.output import table
 
-__all__ = ["cache_group", "register"]
+__all__ = ["cache_group"]
 
 COLUMNS = (
     "hits",
@@ -28,50 +29,33 @@ COLUMNS = (
 )
 
 
-def _cache() -> TurbinaCache:
-    from turbina.extension import get_state
-
-    cache = get_state().cache
+def _cache(command: str) -> TurbinaCache:
+    _app, state = require_state(f"cache {command}")
+    cache = state.cache
     if cache is None:
         raise TurbinaError("the cache is not installed on this app", "set TURBINA_ENABLED=true")
     return cache
 
 
-@click.group("cache", help="Context cache: counters and invalidation.")
+@click.group("cache", cls=TurbinaGroup, help="Context cache: counters and invalidation.")
 def cache_group() -> None:
     """The ``cache`` command group."""
 
 
 @cache_group.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print the stats mapping as JSON.")
-@with_appcontext
 def stats_command(as_json: bool) -> None:
     """Per-context hits, misses, stale reads prevented, errors and bytes."""
-    stats = _cache().stats()
+    stats = _cache("stats").stats()
     if as_json:
         click.echo(json.dumps(stats, indent=2, sort_keys=True))
         return
     headers = ("context", "hit_rate", *COLUMNS)
     rows = [
-        (name, f"{c.get('hit_rate', 0.0):.2%}", *(str(c.get(col, 0)) for col in COLUMNS))
+        (name, f"{c.get('hit_rate', 0.0) * 100:.2f}%", *(int(c.get(col, 0)) for col in COLUMNS))
         for name, c in sorted(stats["contexts"].items())
     ]
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-    click.echo(
-        "  ".join(
-            h.ljust(w) if i == 0 else h.rjust(w)
-            for i, (h, w) in enumerate(zip(headers, widths, strict=True))
-        )
-    )
-    for row in rows:
-        click.echo(
-            "  ".join(
-                v.ljust(w) if i == 0 else v.rjust(w)
-                for i, (v, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
+    click.echo(table(headers, rows))
     state = "degraded" if stats["degraded"] else "ok"
     click.echo(f"backend: {stats['backend']}  state: {state}")
     if stats["pending_bumps"]:
@@ -82,10 +66,9 @@ def stats_command(as_json: bool) -> None:
 
 @cache_group.command("invalidate")
 @click.argument("context")
-@with_appcontext
 def invalidate_command(context: str) -> None:
     """Make every entry of CONTEXT stale (one INCR; no key listing)."""
-    if not _cache().invalidate(context):
+    if not _cache("invalidate").invalidate(context):
         raise TurbinaError(
             f"could not invalidate context {context!r}: the store is unreachable",
             "check REDIS_URL and retry",
@@ -95,17 +78,11 @@ def invalidate_command(context: str) -> None:
 
 @cache_group.command("invalidate-tables")
 @click.argument("tables", nargs=-1, required=True)
-@with_appcontext
 def invalidate_tables_command(tables: tuple[str, ...]) -> None:
     """Make every entry that depends on TABLES stale."""
-    if not _cache().invalidate_tables(*tables):
+    if not _cache("invalidate-tables").invalidate_tables(*tables):
         raise TurbinaError(
             f"could not bump tables {', '.join(tables)}: the store is unreachable",
             "check REDIS_URL and retry",
         )
     click.echo(f"invalidated tables {', '.join(tables)}")
-
-
-def register(group: click.Group) -> None:
-    """Add ``cache`` to the ``turbina`` command group."""
-    group.add_command(cache_group)

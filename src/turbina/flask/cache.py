@@ -1,8 +1,10 @@
-"""Flask glue: ``install()`` builds the app's cache; ``cached``/``cached_view`` decorators.
+"""Flask glue of the cache: ``install()`` builds an app's cache; the app-bound decorators.
 
 ``turbina.cached("faturamento")`` can decorate functions at import time, before any app
-exists: the cache is looked up at call time (the current app's, else the last one
-installed); with none, the function simply runs.
+exists: the cache is looked up at call time in the current app (``app.extensions``). There is
+no process-wide fallback: called outside an app context, a ``turbina.cached`` function raises
+a ``TurbinaError`` that says what to do; to cache outside Flask, decorate with a
+``TurbinaCache`` instance's own ``.cached()``, which is bound to that cache.
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ from turbina.cache.backends.base import CacheBackend
 from turbina.cache.region import CacheSpec, TurbinaCache, Uncacheable
 from turbina.config import Settings
 from turbina.errors import TurbinaError
+from turbina.flask.state import find_state
 
-__all__ = ["Cache", "cached", "cached_view", "current_cache", "install"]
+__all__ = [
+    "Cache",
+    "cache_stats",
+    "cached",
+    "cached_view",
+    "current_cache",
+    "install",
+    "invalidate",
+    "invalidate_tables",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_default: list[TurbinaCache] = []
 _CACHEABLE_STATUS = frozenset({200, 203, 204, 300, 301, 404, 410})
 
 
@@ -138,20 +149,49 @@ def _user_part(per_user: bool) -> Any:
 
 
 def current_cache() -> TurbinaCache | None:
-    """The current app's cache, else the last cache installed, else ``None``."""
-    if has_app_context():
-        state = current_app.extensions.get("turbina")
-        cache = getattr(state, "cache", None)
-        if cache is not None:
-            return cache
-    return _default[-1] if _default else None
+    """The current app's cache; ``None`` when Turbina is disabled on it (``TURBINA_ENABLED``).
+
+    Raises ``TurbinaError`` outside an app context or on an app without Turbina.
+    """
+    if not has_app_context():
+        raise TurbinaError(
+            "a Turbina cache was used outside a Flask app context",
+            "call it inside a request or `with app.app_context():`, or decorate the function "
+            "with a TurbinaCache instance's .cached() to use that cache anywhere",
+        )
+    state = find_state()
+    if state is None:
+        raise TurbinaError(
+            "Turbina is not initialised on this app, so it has no cache",
+            "call Turbina(app) in the app factory",
+        )
+    return state.cache
 
 
-def set_default_cache(cache: TurbinaCache | None) -> None:
-    """Use ``cache`` for module-level decorators outside an app context."""
-    _default.clear()
-    if cache is not None:
-        _default.append(cache)
+def _required_cache(action: str) -> TurbinaCache:
+    cache = current_cache()
+    if cache is None:
+        raise TurbinaError(
+            f"cannot {action}: Turbina is disabled on this app", "set TURBINA_ENABLED=true"
+        )
+    return cache
+
+
+def invalidate(context: str) -> bool:
+    """Make every entry of ``context`` in the current app's cache stale (one INCR).
+
+    ``False`` when the store could not be reached (nothing was invalidated)."""
+    return _required_cache("invalidate a context").invalidate(context)
+
+
+def invalidate_tables(*tables: str) -> bool:
+    """Make every entry of the current app's cache that depends on ``tables`` stale."""
+    return _required_cache("invalidate tables").invalidate_tables(*tables)
+
+
+def cache_stats() -> dict[str, Any]:
+    """The current app's cache counters (``TurbinaCache.stats()``)."""
+    return _required_cache("read cache stats").stats()
 
 
 def cached(
@@ -161,7 +201,8 @@ def cached(
     ttl: int | None = None,
     lock: bool = True,
 ) -> Callable[[F], F]:
-    """``@turbina.cached("faturamento")``: cache in the current app's cache (see ``TurbinaCache.cached``)."""
+    """``@turbina.cached("faturamento")``: cache in the current app's cache at call time (see
+    ``TurbinaCache.cached``); the function runs uncached when Turbina is disabled on the app."""
     deps = None if depends_on is None else list(depends_on)
 
     def decorator(func: F) -> F:
@@ -200,7 +241,12 @@ def cached_view(
 
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            cache = current_cache() if has_request_context() else None
+            if not has_request_context():
+                raise TurbinaError(
+                    f"cached view {view.__qualname__} was called outside a request",
+                    "call it through the app (or app.test_request_context())",
+                )
+            cache = current_cache()
             if not isinstance(cache, Cache):
                 return view(*args, **kwargs)
             inner = wrapped.get(id(cache))
@@ -218,9 +264,9 @@ def cached_view(
     return decorator
 
 
-def build_backend(settings: Settings, app: Flask | None = None) -> CacheBackend:
+def build_backend(settings: Settings) -> CacheBackend:
     """The backend named by ``TURBINA_CACHE_BACKEND``."""
-    kind = settings.get("CACHE_BACKEND")
+    kind = settings.cache_backend
     if kind == "null":
         from turbina.cache.backends.null import NullBackend
 
@@ -228,8 +274,8 @@ def build_backend(settings: Settings, app: Flask | None = None) -> CacheBackend:
     if kind == "memory":
         from turbina.cache.backends.memory import MemoryBackend
 
-        return MemoryBackend(settings.get("CACHE_MAX_BYTES"))
-    url = settings.get("REDIS_URL")
+        return MemoryBackend(settings.cache_max_bytes)
+    url = settings.redis_url
     if not url:
         raise TurbinaError(
             "TURBINA_CACHE_BACKEND=redis but no Redis URL is configured",
@@ -237,8 +283,8 @@ def build_backend(settings: Settings, app: Flask | None = None) -> CacheBackend:
         )
     from turbina.cache.backends.redis import RedisBackend
 
-    timeout = settings.get("CACHE_REDIS_TIMEOUT_MS") / 1000
-    if settings.get("CACHE_REDIS_CLUSTER"):
+    timeout = settings.cache_redis_timeout_ms / 1000
+    if settings.cache_redis_cluster:
         from redis.cluster import RedisCluster
 
         client: Any = RedisCluster.from_url(
@@ -248,21 +294,20 @@ def build_backend(settings: Settings, app: Flask | None = None) -> CacheBackend:
         import redis
 
         client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-    longest = max(settings.get("CACHE_CONTEXTS").values(), default=86400)
-    return RedisBackend(client, settings.get("CACHE_PREFIX"), stamp_ttl_s=max(2 * longest, 86400))
+    longest = max(settings.cache_contexts.values(), default=86400)
+    return RedisBackend(client, settings.cache_prefix, stamp_ttl_s=max(2 * longest, 86400))
 
 
-def install(app: Flask, settings: Settings, state: Any = None) -> Cache:
+def install(app: Flask, settings: Settings) -> Cache:
     """Build the app's cache from settings and track every engine's and session's writes."""
-    backend = build_backend(settings, app)
+    backend = build_backend(settings)
     cache = Cache(
         backend,
-        settings.get("CACHE_CONTEXTS"),
-        namespace=settings.get("CACHE_PREFIX"),
-        max_value_bytes=settings.get("CACHE_MAX_VALUE_BYTES"),
-        lock_timeout_ms=settings.get("CACHE_LOCK_TIMEOUT_MS"),
-        enabled=settings.get("CACHE_BACKEND") != "null",
+        settings.cache_contexts,
+        namespace=settings.cache_prefix,
+        max_value_bytes=settings.cache_max_value_bytes,
+        lock_timeout_ms=settings.cache_lock_timeout_ms,
+        enabled=settings.cache_backend != "null",
     )
     cache.track_session_writes(None)
-    set_default_cache(cache)
     return cache

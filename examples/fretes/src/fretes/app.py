@@ -13,6 +13,15 @@ from fretes.auth import init_auth
 from fretes.models import db
 from fretes.timing import init_timing
 from turbina import Turbina
+from turbina.config import KEY_NAMES as TURBINA_KEYS
+
+# Page data -> cache context -> TTL in seconds (the seed's contexts).
+CACHE_CONTEXTS = {
+    "faturamento": 3600,
+    "entregas": 1800,
+    "embarques": 900,
+    "dashboards": 300,
+}
 
 
 def normalize_database_url(url: str) -> str:
@@ -42,8 +51,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
         JSON_SORT_KEYS=False,
     )
-    # TURBINA_* settings may come from the environment (e.g. the benchmark's gunicorn).
-    app.config.update({k: v for k, v in os.environ.items() if k.startswith("TURBINA_")})
+    # The cache contexts of this app's pages and their TTLs (the library has no defaults).
+    app.config["TURBINA_CACHE_CONTEXTS"] = dict(CACHE_CONTEXTS)
+    # Turbina settings may come from the environment (e.g. the benchmark's gunicorn). Only the
+    # library's own keys are copied: other TURBINA_* variables (the test suite's
+    # TURBINA_REQUIRE_SERVICES) are not settings and never reach the app config.
+    app.config.update({k: v for k, v in os.environ.items() if k in TURBINA_KEYS})
     app.config.setdefault("FRETES_TURBINA", os.environ.get("FRETES_TURBINA", "1") != "0")
     if config:
         app.config.update(config)

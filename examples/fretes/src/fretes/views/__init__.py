@@ -19,11 +19,11 @@ def register_views(app: Flask) -> None:
     from fretes.views import (
         embarques,
         faturamento,
-        faturamento_import,  # noqa: F401 - registers POST /faturamento/importar on its blueprint
+        faturamento_import,
         fretes_consulta,
         monitoramento,
-        monitoramento_export,  # noqa: F401 - registers GET /monitoramento/exportar
-        monitoramento_writes,  # noqa: F401 - registers the entrega writes
+        monitoramento_export,
+        monitoramento_writes,
         pedidos,
     )
     from fretes.views.rendering import install_rendering

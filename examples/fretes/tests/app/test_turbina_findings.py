@@ -16,7 +16,7 @@ from fretes.datagen import DEMO_PASSWORD, REFERENCE_DATE, generate
 from fretes.models import EntregaMonitorada, db
 from fretes.views.monitoramento import linha_naive
 from turbina import Turbina
-from turbina.extension import get_state
+from turbina.flask.extension import get_state
 from turbina.queries.context import collect
 from turbina.queries.nplusone import LAZY_LOAD, Finding
 from turbina.testing import max_queries, no_n_plus_one

@@ -1,0 +1,46 @@
+"""The ``turbina`` console script and the ``flask turbina`` command group.
+
+Both entry points run the same commands (``queries``, ``nplusone``, ``cache``, ``indexes``)
+under the contract in ``contract``: expected errors print one line and exit 1. Under
+``flask``, the app comes from ``--app``/``FLASK_APP``; the ``turbina`` script also honours
+``FLASK_APP``, and commands that read a file or a database URL need no app at all.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import ScriptInfo
+
+from turbina.flask.cli.cache import cache_group
+from turbina.flask.cli.contract import TurbinaGroup
+from turbina.flask.cli.indexes import indexes_group
+from turbina.flask.cli.queries import nplusone_command, queries_command
+
+__all__ = ["main", "turbina_group"]
+
+
+@click.group("turbina", cls=TurbinaGroup, help="Turbina performance tools.")
+def turbina_group() -> None:
+    """The ``turbina`` command group."""
+
+
+turbina_group.add_command(queries_command)
+turbina_group.add_command(nplusone_command)
+turbina_group.add_command(cache_group)
+turbina_group.add_command(indexes_group)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``turbina`` console script; returns the exit code."""
+    try:
+        turbina_group.main(args=argv, prog_name="turbina", obj=ScriptInfo(), standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""``Turbina(app)`` / ``Turbina().init_app(app)``: the assembler that wires the parts.
+
+Like every pallets extension it never stores the app; state lives in
+``app.extensions["turbina"]`` (a ``TurbinaState``). Each part's glue exposes an ``install``
+function and returns its own state object; no part imports this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from turbina.config import load_settings
+from turbina.errors import TurbinaError
+from turbina.flask import cache as cache_glue
+from turbina.flask import queries as queries_glue
+from turbina.flask.state import EXTENSION_KEY, TurbinaState, get_state
+
+__all__ = ["Turbina", "TurbinaState", "get_state"]
+
+
+class Turbina:
+    """The Flask extension. ``overrides`` are settings without the ``TURBINA_`` prefix
+    (``Turbina(app, slow_query_ms=200)``) and win over ``app.config``."""
+
+    def __init__(self, app: Flask | None = None, **overrides: Any) -> None:
+        self._overrides = overrides
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> TurbinaState:
+        """Validate the ``TURBINA_*`` settings of ``app`` and install every enabled part.
+
+        Call after ``db.init_app(app)`` so every Flask-SQLAlchemy engine is recorded.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise TurbinaError(
+                "Turbina is already initialised on this app",
+                "call Turbina(app) or init_app(app) once per app",
+            )
+        settings = load_settings(app.config, **self._overrides)
+        state = TurbinaState(settings=settings)
+        app.extensions[EXTENSION_KEY] = state
+        if not settings.enabled:
+            return state
+        state.queries = queries_glue.install(app, settings)
+        state.cache = cache_glue.install(app, settings)
+        return state
