@@ -1,4 +1,7 @@
-"""A small deterministic fretes dataset for the index-advisor tests (few thousand rows)."""
+"""A small deterministic fretes dataset for the index-advisor tests (few thousand rows).
+
+The tables are idx_schema's Core copy of the reference app's models: the library's tests
+import nothing from the app."""
 
 from __future__ import annotations
 
@@ -6,8 +9,7 @@ import random
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-
-from fretes.models import ENTREGA_FINAL_STATUSES, FRETE_STATUSES, PEDIDO_STATUSES, db
+from idx_schema import ENTREGA_FINAL_STATUSES, FRETE_STATUSES, PEDIDO_STATUSES, metadata
 
 VENDEDORES = [f"Vendedor {i:02d}" for i in range(30)]
 CLIENTES = [f"Cliente {i:03d} Ltda" for i in range(300)]
@@ -16,8 +18,8 @@ CLIENTES = [f"Cliente {i:03d} Ltda" for i in range(300)]
 def populate(engine: sa.Engine, entregas: int = 3000, seed: int = 42) -> None:
     """Create the fretes tables and fill them with a small, skewed, deterministic dataset."""
     rnd = random.Random(seed)
-    db.metadata.create_all(engine)
-    t = db.metadata.tables
+    metadata.create_all(engine)
+    t = metadata.tables
     start = date(2024, 1, 1)
     rows = []
     for i in range(1, entregas + 1):

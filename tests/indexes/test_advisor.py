@@ -248,19 +248,26 @@ def test_cli_advise_outside_an_app(
 
 
 def test_flask_command_uses_the_app_engine_and_the_recorded_workload(sqlite_url: str) -> None:
-    from fretes.app import create_app
-    from fretes.models import LogEntrega, db
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+    from idx_schema import logs_entrega
+
     from turbina.flask.cli import turbina_group
     from turbina.flask.extension import Turbina
 
-    app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True, "FRETES_TURBINA": False})
+    # A bare Flask + Flask-SQLAlchemy app (not the reference app: the library's tests run with
+    # only the library installed); Turbina after db.init_app, as documented.
+    app = Flask(__name__)
+    app.config.update(SQLALCHEMY_DATABASE_URI=sqlite_url, TESTING=True)
+    db = SQLAlchemy()
+    db.init_app(app)
     Turbina(cache_backend="null", explain=False).init_app(app)
     app.cli.add_command(turbina_group)
     with app.app_context():
         populate(db.engine, 2000)
         for entrega_id in range(1, 40):
             db.session.execute(
-                sa.select(LogEntrega).where(LogEntrega.entrega_id == entrega_id)
+                sa.select(logs_entrega).where(logs_entrega.c.entrega_id == entrega_id)
             ).all()
     result = app.test_cli_runner().invoke(args=["turbina", "indexes", "advise", "--format", "sql"])
     assert result.exit_code == 0, result.output

@@ -28,9 +28,7 @@ from typing import Any
 
 import redis
 
-from turbina.cache.backends.memory import MemoryBackend
-from turbina.cache.backends.redis import RedisBackend
-from turbina.cache.region import TurbinaCache
+from turbina import MemoryBackend, RedisBackend, TurbinaCache
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

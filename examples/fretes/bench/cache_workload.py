@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cache_workload_mix import SeedCache, build_pages, build_writes
-from turbina.cache.backends.memory import MemoryBackend
-from turbina.cache.region import TurbinaCache
+from turbina import MemoryBackend, TurbinaCache
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKDIR_PREFIX = "turbina-cache-workload-"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"

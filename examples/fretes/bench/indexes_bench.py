@@ -26,11 +26,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from turbina.indexes import ddl
-from turbina.indexes.advise import advise_workload
-from turbina.indexes.advisor import DEFAULT_MIN_IMPROVEMENT, Advice
-from turbina.indexes.verify import time_workload
-from turbina.indexes.workload import WorkloadQuery, from_samples, from_sql_file
+from turbina.indexes import (
+    DEFAULT_MIN_IMPROVEMENT,
+    Advice,
+    WorkloadQuery,
+    advise_workload,
+    create_sql,
+    from_samples,
+    from_sql_file,
+    time_workload,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -97,7 +102,7 @@ def capture(url: str, per_page: int, seed: int = 42) -> dict[str, list[WorkloadQ
     from bench.workload import PAGES, Workload
     from fretes.app import create_app
     from fretes.datagen import DEMO_PASSWORD
-    from turbina.flask.extension import Turbina
+    from turbina import Turbina
 
     app = create_app({"DATABASE_URL": url, "TESTING": True, "FRETES_TURBINA": False})
     state = Turbina(cache_backend="null", explain=False, server_timing=False).init_app(app)
@@ -252,9 +257,7 @@ def run_db(
     sets = {
         "none": [],
         "seed": seed_statements,
-        "advisor": [
-            ddl.create_sql(s, engine.dialect.name, if_not_exists=True) for s in advice.specs
-        ],
+        "advisor": [create_sql(s, engine.dialect.name, if_not_exists=True) for s in advice.specs],
     }
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in sets}
     sizes: dict[str, int] = {}
@@ -298,7 +301,7 @@ def _advice_summary(advice: Advice, seconds: float, min_improvement: float) -> d
         "rounds": advice.rounds,
         "stopped": advice.stopped,
         "budget_bytes": advice.budget,
-        "ddl": [ddl.create_sql(r.spec, advice.dialect, True, True) for r in advice.recommendations],
+        "ddl": [create_sql(r.spec, advice.dialect, True, True) for r in advice.recommendations],
         "notes": advice.notes,
     }
 

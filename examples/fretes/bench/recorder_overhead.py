@@ -42,8 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from turbina.queries.context import collect
-from turbina.queries.recorder import QueryRecorder
+from turbina import QueryRecorder, collect
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -30,7 +30,7 @@ from bench.report import RESULTS_DIR, build_result, markdown_table, run_metadata
 from bench.runcache import DEFAULT_REDIS_URL, RunCache, run_cache
 from bench.server import Server, ServerError
 from fretes.datagen import SCALES
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 LOG_DIR = INSTANCE / "bench-logs"
 

@@ -41,7 +41,7 @@ class RunCache:
             return None
         import redis
 
-        from turbina.cache.backends.redis import RedisBackend
+        from turbina import RedisBackend
 
         client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
         try:

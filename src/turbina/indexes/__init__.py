@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from turbina._exports import lazy_exports
 
 _EXPORTS = {
+    "DEFAULT_MIN_IMPROVEMENT": "turbina.indexes.advisor",
     "Advice": "turbina.indexes.advisor",
     "Advisor": "turbina.indexes.advisor",
     "advise_workload": "turbina.indexes.advise",
@@ -22,13 +23,17 @@ _EXPORTS = {
     "check_file": "turbina.indexes.check",
     "check_sql": "turbina.indexes.check",
     "apply": "turbina.indexes.ddl",
+    "create_sql": "turbina.indexes.ddl",
     "emit_sql": "turbina.indexes.ddl",
     "migration_text": "turbina.indexes.ddl",
     "IndexSpec": "turbina.indexes.spec",
+    "time_workload": "turbina.indexes.verify",
     "WorkloadQuery": "turbina.indexes.workload",
     "from_recorder": "turbina.indexes.workload",
     "from_samples": "turbina.indexes.workload",
     "from_sql_file": "turbina.indexes.workload",
+    "from_sql_text": "turbina.indexes.workload",
+    "render_lines": "turbina.indexes.report",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -37,8 +42,16 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from turbina.indexes.advise import advise_workload, open_backend, parse_budget
-    from turbina.indexes.advisor import Advice, Advisor
+    from turbina.indexes.advisor import DEFAULT_MIN_IMPROVEMENT, Advice, Advisor
     from turbina.indexes.check import check_file, check_sql
-    from turbina.indexes.ddl import apply, emit_sql, migration_text
+    from turbina.indexes.ddl import apply, create_sql, emit_sql, migration_text
+    from turbina.indexes.report import render_lines
     from turbina.indexes.spec import IndexSpec
-    from turbina.indexes.workload import WorkloadQuery, from_recorder, from_samples, from_sql_file
+    from turbina.indexes.verify import time_workload
+    from turbina.indexes.workload import (
+        WorkloadQuery,
+        from_recorder,
+        from_samples,
+        from_sql_file,
+        from_sql_text,
+    )

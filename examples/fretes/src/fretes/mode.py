@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask import current_app, has_request_context, request
 
 from fretes.params import parse_choice
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 NAIVE = "naive"
 OPTIMIZED = "optimized"
@@ -64,5 +64,7 @@ def is_optimized() -> bool:
 
 
 def is_cached() -> bool:
-    """True when the current request runs the optimized form through the cache."""
-    return current_mode() == CACHED
+    """True when the current request runs the optimized form through the cache. An app
+    built with ``FRETES_TURBINA=0`` has no cache: its ``cached`` mode runs the optimized form
+    (Turbina's decorators raise on an app without Turbina, by design)."""
+    return current_mode() == CACHED and "turbina" in current_app.extensions

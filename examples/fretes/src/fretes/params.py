@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 MAX_PAGE = 1_000_000
 MAX_TEXT = 200

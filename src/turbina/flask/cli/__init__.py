@@ -8,6 +8,7 @@ under the contract in ``contract``: expected errors print one line and exit 1. U
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -33,9 +34,14 @@ turbina_group.add_command(indexes_group)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``turbina`` console script; returns the exit code."""
+    """Entry point of the ``turbina`` console script; returns the exit code.
+
+    The app is the one ``FLASK_APP`` names (as under ``flask``), else ``wsgi.py``/``app.py``
+    in the current directory, else none — which only the commands that need one mind.
+    """
+    info = ScriptInfo(app_import_path=os.environ.get("FLASK_APP") or None)
     try:
-        turbina_group.main(args=argv, prog_name="turbina", obj=ScriptInfo(), standalone_mode=True)
+        turbina_group.main(args=argv, prog_name="turbina", obj=info, standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -12,8 +12,9 @@ import click
 
 from turbina.cache.region import TurbinaCache
 from turbina.errors import TurbinaError
-from turbina.flask.cli.contract import TurbinaGroup, require_state
+from turbina.flask.cli.contract import TurbinaGroup, hide_password, require_state
 from turbina.flask.cli.output import table
+from turbina.flask.state import TurbinaState
 
 __all__ = ["cache_group"]
 
@@ -30,11 +31,28 @@ COLUMNS = (
 
 
 def _cache(command: str) -> TurbinaCache:
+    return _state_and_cache(command)[1]
+
+
+def _state_and_cache(command: str) -> tuple[TurbinaState, TurbinaCache]:
     _app, state = require_state(f"cache {command}")
     cache = state.cache
     if cache is None:
         raise TurbinaError("the cache is not installed on this app", "set TURBINA_ENABLED=true")
-    return cache
+    return state, cache
+
+
+def _unreachable(what: str, state: TurbinaState, cache: TurbinaCache) -> TurbinaError:
+    """The store did not take a bump: say which store, and where it was looked for."""
+    backend = str(cache.backend.name)
+    url = state.settings.redis_url
+    where = f" at {hide_password(url)}" if url and "redis" in backend else ""
+    fix = (
+        "check TURBINA_REDIS_URL (or REDIS_URL) and that Redis is up, then retry"
+        if "redis" in backend
+        else "check the cache store and retry"
+    )
+    return TurbinaError(f"{what}: the {backend} cache store{where} is unreachable", fix)
 
 
 @click.group("cache", cls=TurbinaGroup, help="Context cache: counters and invalidation.")
@@ -68,11 +86,9 @@ def stats_command(as_json: bool) -> None:
 @click.argument("context")
 def invalidate_command(context: str) -> None:
     """Make every entry of CONTEXT stale (one INCR; no key listing)."""
-    if not _cache("invalidate").invalidate(context):
-        raise TurbinaError(
-            f"could not invalidate context {context!r}: the store is unreachable",
-            "check REDIS_URL and retry",
-        )
+    state, cache = _state_and_cache("invalidate")
+    if not cache.invalidate(context):
+        raise _unreachable(f"could not invalidate context {context!r}", state, cache)
     click.echo(f"invalidated context {context}")
 
 
@@ -80,9 +96,7 @@ def invalidate_command(context: str) -> None:
 @click.argument("tables", nargs=-1, required=True)
 def invalidate_tables_command(tables: tuple[str, ...]) -> None:
     """Make every entry that depends on TABLES stale."""
-    if not _cache("invalidate-tables").invalidate_tables(*tables):
-        raise TurbinaError(
-            f"could not bump tables {', '.join(tables)}: the store is unreachable",
-            "check REDIS_URL and retry",
-        )
+    state, cache = _state_and_cache("invalidate-tables")
+    if not cache.invalidate_tables(*tables):
+        raise _unreachable(f"could not bump tables {', '.join(tables)}", state, cache)
     click.echo(f"invalidated tables {', '.join(tables)}")

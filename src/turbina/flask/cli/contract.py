@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -42,11 +45,26 @@ class TurbinaCommand(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _no_last_resort_logging():
+                return super().invoke(ctx)
         except TurbinaError as exc:
             raise TurbinaFailure(exc) from None
         except sa.exc.SQLAlchemyError as exc:
             raise TurbinaFailure(database_error(exc)) from None
+
+
+@contextmanager
+def _no_last_resort_logging() -> Iterator[None]:
+    """Keep the library's own warnings (e.g. "could not invalidate context") off stderr when
+    nobody configured logging: the command reports the failure itself, in its one line.
+    Handlers the app configured still receive every record."""
+    logger = logging.getLogger("turbina")
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 class TurbinaGroup(click.Group):
@@ -64,6 +82,29 @@ class TurbinaGroup(click.Group):
 TurbinaGroup.group_class = TurbinaGroup
 
 
+def readable_file(path: str | Path, what: str, fix: str) -> Path:
+    """``path`` if it names an existing regular file, else a one-line ``TurbinaError``.
+
+    Paths are checked here rather than by ``click.Path``, whose complaints are usage errors
+    (exit 2, several lines) instead of the contract's one line.
+    """
+    target = Path(path)
+    if not target.exists():
+        raise TurbinaError(f"{what} {path} does not exist", fix)
+    if target.is_dir():
+        raise TurbinaError(f"{what} {path} is a directory, not a file", fix)
+    return target
+
+
+# The pip name of a database driver, when it is not the module's name.
+_DRIVER_PACKAGES = {
+    "MySQLdb": "mysqlclient",
+    "psycopg": "'psycopg[binary]'",
+    "psycopg2": "psycopg2-binary",
+    "pymysql": "PyMySQL",
+}
+
+
 def database_error(exc: sa.exc.SQLAlchemyError) -> TurbinaError:
     """A database failure as a one-line ``TurbinaError`` (the driver's first line only)."""
     orig = getattr(exc, "orig", None)
@@ -79,25 +120,29 @@ def open_engine(url: str) -> Iterator[sa.Engine]:
     Plain ``postgresql://`` URLs use the psycopg 3 driver. A malformed URL, an unknown
     dialect, a missing driver or a database that does not answer is a ``TurbinaError``.
     """
+    example = "write e.g. postgresql://user@host/db or sqlite:///path/to/file.db"
+    if not url.strip():
+        raise TurbinaError("--database-url is empty", example)
+    given = url
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix) :]
     try:
         engine = sa.create_engine(url)
-    except sa.exc.ArgumentError:
+    except sa.exc.NoSuchModuleError:  # a subclass of ArgumentError: test it first
+        scheme = given.split("://", 1)[0]
         raise TurbinaError(
-            f"--database-url {url!r} is not a database URL",
-            "write e.g. postgresql://user@host/db or sqlite:///path/to/file.db",
-        ) from None
-    except sa.exc.NoSuchModuleError as exc:
-        raise TurbinaError(
-            f"--database-url names an unknown database dialect: {exc}",
+            f"--database-url names an unknown database dialect or driver: {scheme!r}",
             "use a postgresql:// or sqlite:/// URL",
         ) from None
-    except ModuleNotFoundError as exc:
+    except (sa.exc.ArgumentError, ValueError):
         raise TurbinaError(
-            f"the database driver {exc.name!r} is not installed",
-            f"pip install {exc.name}",
+            f"--database-url {hide_password(given)!r} is not a database URL", example
+        ) from None
+    except ModuleNotFoundError as exc:
+        package = _DRIVER_PACKAGES.get(str(exc.name), exc.name)
+        raise TurbinaError(
+            f"the database driver {exc.name!r} is not installed", f"pip install {package}"
         ) from None
     try:
         try:
@@ -130,10 +175,44 @@ def current_app_or_none() -> Flask | None:
     except NoAppException as exc:
         if "Could not locate a Flask application" in str(exc):
             return None
-        first = str(exc).strip().splitlines()[0]
         raise TurbinaError(
-            f"cannot load the Flask app: {first}", "check --app / FLASK_APP"
+            f"cannot load the Flask app: {_no_app_reason(str(exc))}",
+            f"check --app / FLASK_APP; {_traceback_hint(info)}",
         ) from None
+    except TurbinaError:
+        raise  # e.g. a ConfigError from Turbina(app): it says what to fix itself
+    except Exception as exc:  # the app module (or its factory) raised while loading
+        target = info.app_import_path or "the app"
+        reason = " ".join(str(exc).split()) or "(no message)"
+        raise TurbinaError(
+            f"cannot load the Flask app: loading {target!r} raised "
+            f"{exc.__class__.__name__}: {reason}",
+            f"fix the app module; {_traceback_hint(info)}",
+        ) from None
+
+
+def _traceback_hint(info: ScriptInfo) -> str:
+    """How to see the traceback this one-line error leaves out."""
+    module = (info.app_import_path or "").split(":", 1)[0]
+    if not module or module.endswith(".py") or "/" in module or "\\" in module:
+        module = "yourapp"
+    return f"`python -c 'import {module}'` shows the traceback"
+
+
+def _no_app_reason(message: str) -> str:
+    """Flask's ``NoAppException`` text on one line: its first line, plus the exception line
+    that ends the traceback Flask appends for an ``ImportError``."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "unknown error"
+    if len(lines) > 1 and any(line.startswith("Traceback") for line in lines):
+        return f"{lines[0].rstrip(':')}: {lines[-1]}"
+    return lines[0]
+
+
+def hide_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (error lines end up in CI logs)."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def require_app(command: str) -> Flask:

@@ -16,9 +16,14 @@ import click
 import sqlalchemy as sa
 
 from turbina.errors import TurbinaError
-from turbina.flask.cli.contract import TurbinaGroup, current_app_or_none, open_engine
+from turbina.flask.cli.contract import (
+    TurbinaGroup,
+    current_app_or_none,
+    open_engine,
+    readable_file,
+)
 from turbina.indexes import ddl, workload
-from turbina.indexes.advise import advise_workload
+from turbina.indexes.advise import advise_workload, parse_budget
 from turbina.indexes.advisor import DEFAULT_MAX_SECONDS, DEFAULT_MIN_IMPROVEMENT, Advice
 from turbina.indexes.check import check_file
 from turbina.indexes.report import drop_suggestions, render_lines, to_json
@@ -26,10 +31,11 @@ from turbina.indexes.verify import verify as verify_indexes
 
 
 @contextmanager
-def _target(database_url: str | None) -> Iterator[tuple[sa.Engine, Any]]:
-    """(engine, app or None): ``--database-url`` wins over the app's engine."""
-    app = current_app_or_none()
-    if database_url:
+def _target(database_url: str | None, needs_app: bool = True) -> Iterator[tuple[sa.Engine, Any]]:
+    """(engine, app or None): ``--database-url`` wins over the app's engine. With
+    ``needs_app=False`` (URL and workload both given) the app is not even loaded."""
+    app = current_app_or_none() if needs_app or database_url is None else None
+    if database_url is not None:
         with open_engine(database_url) as engine:
             yield engine, app
         return
@@ -45,15 +51,25 @@ def _target(database_url: str | None) -> Iterator[tuple[sa.Engine, Any]]:
         yield extension.engine, app
 
 
-def _workload(
-    engine: sa.Engine, app: Any, files: tuple[str, ...], pg_stat: bool
-) -> list[workload.WorkloadQuery]:
+_SQL_FIX = "pass an existing .sql file"
+
+
+def _read_workload_files(files: tuple[str, ...]) -> list[workload.WorkloadQuery]:
+    """The SELECTs of every ``--workload`` file (read before any database is opened)."""
     queries: list[workload.WorkloadQuery] = []
     for path in files:
+        readable_file(path, "workload file", _SQL_FIX)
         queries += workload.from_sql_file(path)
+    return queries
+
+
+def _workload(
+    engine: sa.Engine, app: Any, from_files: list[workload.WorkloadQuery], pg_stat: bool
+) -> list[workload.WorkloadQuery]:
+    queries = list(from_files)
     if pg_stat:
         queries += workload.from_pg_stat_statements(engine)
-    if files or pg_stat:
+    if from_files or pg_stat:
         return queries
     state = app.extensions.get("turbina") if app is not None else None
     if state is None or state.queries is None:
@@ -85,7 +101,7 @@ def _common(fn: Any) -> Any:
             "--workload",
             "workload_files",
             multiple=True,
-            type=click.Path(dir_okay=False),
+            type=click.Path(),  # checked by _read_workload_files: one line, exit 1
             help="SQL file of SELECTs (default: the recorder's captured workload).",
         ),
         click.option(
@@ -122,6 +138,23 @@ def _common(fn: Any) -> Any:
     return fn
 
 
+class _Progress:
+    """Progress lines on stderr, headed by "advising on N statements" — printed only once
+    advising has really started, so a failure before it (no HypoPG, ...) stays one line."""
+
+    def __init__(self, header: str) -> None:
+        self.header: str | None = header
+
+    def __call__(self, line: str) -> None:
+        self.start()
+        _say(line)
+
+    def start(self) -> None:
+        if self.header is not None:
+            _say(self.header)
+            self.header = None
+
+
 @contextmanager
 def _run_advice(
     database_url: str | None,
@@ -132,13 +165,31 @@ def _run_advice(
     min_improvement: float,
     backend: str,
 ) -> Iterator[tuple[sa.Engine, list[workload.WorkloadQuery], Advice]]:
-    with _target(database_url) as (engine, app):
-        queries = _workload(engine, app, workload_files, pg_stat_statements)
-        _say(f"turbina: advising on {len(queries)} statements ({engine.dialect.name})")
-        advice = advise_workload(
-            engine, queries, backend, budget, max_seconds, min_improvement, _say
+    parse_budget(budget)  # a bad --budget fails before any database is opened
+    from_files = _read_workload_files(workload_files)
+    needs_app = not (workload_files or pg_stat_statements)
+    with _target(database_url, needs_app) as (engine, app):
+        queries = _workload(engine, app, from_files, pg_stat_statements)
+        progress = _Progress(
+            f"turbina: advising on {len(queries)} statements ({engine.dialect.name})"
         )
+        advice = advise_workload(
+            engine, queries, backend, budget, max_seconds, min_improvement, progress
+        )
+        progress.start()
         yield engine, queries, advice
+
+
+def _writable(output: str | None) -> None:
+    """A bad ``--output`` fails before advising, not after minutes of it."""
+    if output is None:
+        return
+    target = Path(output)
+    fix = "pass --output a file path in an existing directory"
+    if target.is_dir():
+        raise TurbinaError(f"--output {output} is a directory", fix)
+    if not target.parent.is_dir():
+        raise TurbinaError(f"--output {output}: directory {target.parent} does not exist", fix)
 
 
 @click.group("indexes", cls=TurbinaGroup, help="Index advice: advise, verify, apply, check.")
@@ -157,11 +208,12 @@ def indexes_group() -> None:
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),  # checked by _writable: one line, exit 1
     help="Write the SQL/migration/JSON here instead of stdout.",
 )
 def advise_command(fmt: str, output: str | None, **options: Any) -> None:
     """Suggest indexes for the workload (changes nothing)."""
+    _writable(output)
     with _run_advice(**options) as (engine, _queries, advice):
         if fmt == "text":
             text = "\n".join(render_lines(advice, drop_suggestions(engine))) + "\n"
@@ -174,7 +226,13 @@ def advise_command(fmt: str, output: str | None, **options: Any) -> None:
 
             text = json.dumps(to_json(advice, drop_suggestions(engine)), indent=2) + "\n"
         if output:
-            Path(output).write_text(text, encoding="utf-8")
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise TurbinaError(
+                    f"cannot write --output {output}: {exc.strerror or exc}",
+                    "pass --output a writable file path",
+                ) from None
             _say(f"turbina: wrote {output}")
         else:
             click.echo(text, nl=False)
@@ -221,11 +279,12 @@ def apply_command(lock_timeout_ms: int, **options: Any) -> None:
 
 
 @indexes_group.command("check")
-@click.argument("sql_file", type=click.Path(dir_okay=False))
+@click.argument("sql_file", type=click.Path())  # checked below: one line, exit 1
 @click.option("--database-url", help="Also check tables and columns against this database.")
 def check_command(sql_file: str, database_url: str | None) -> None:
     """Tell which statements of SQL_FILE would fail, and why. Exit 1 when any would."""
-    if database_url:
+    readable_file(sql_file, "SQL file", _SQL_FIX)
+    if database_url is not None:
         with open_engine(database_url) as engine:
             findings = check_file(sql_file, engine)
     else:

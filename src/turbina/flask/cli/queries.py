@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from turbina.errors import TurbinaError
-from turbina.flask.cli.contract import TurbinaCommand, require_state
+from turbina.flask.cli.contract import TurbinaCommand, readable_file, require_state
 from turbina.flask.cli.output import clip, table
 
 SQL_WIDTH = 90
@@ -24,31 +24,43 @@ _QUERY_FIELDS = ("engine", "calls", "total_ms", "mean_ms", "p50_ms", "p95_ms", "
 _FINDING_FIELDS = ("requests", "max_loads", "kind", "subject", "endpoint", "fix", "callsite")
 
 
+_SNAPSHOT_FIX = "pass a JSON file written by QueriesState.save_snapshot"
+
+
 def _read_snapshot(source: Path) -> dict[str, Any]:
+    readable_file(
+        source,
+        "snapshot file",
+        "pass the TURBINA_QUERIES_SNAPSHOT file the app wrote at exit",
+    )
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
         raise TurbinaError(
-            f"snapshot file {source} does not exist",
-            "pass the TURBINA_QUERIES_SNAPSHOT file the app wrote at exit",
+            f"snapshot {source} is not text (not UTF-8): not a JSON snapshot", _SNAPSHOT_FIX
         ) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except OSError as exc:
         raise TurbinaError(
-            f"cannot read snapshot {source}: {exc.__class__.__name__}: {exc}",
-            "pass a JSON file written by QueriesState.save_snapshot",
+            f"cannot read snapshot {source}: {exc.strerror or exc}", _SNAPSHOT_FIX
         ) from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError
+        raise TurbinaError(f"snapshot {source} is not valid JSON: {exc}", _SNAPSHOT_FIX) from None
+    except RecursionError:
+        raise TurbinaError(f"snapshot {source} is nested too deeply", _SNAPSHOT_FIX) from None
     problem = _shape_problem(data)
     if problem:
-        raise TurbinaError(
-            f"{source} is not a Turbina query snapshot: {problem}",
-            "pass a JSON file written by QueriesState.save_snapshot",
-        )
+        raise TurbinaError(f"{source} is not a Turbina query snapshot: {problem}", _SNAPSHOT_FIX)
     return dict(data)
 
 
 def _shape_problem(data: Any) -> str | None:
     if not isinstance(data, dict):
-        return "expected a JSON object"
+        return f"expected a JSON object, found {_json_kind(data)}"
+    missing = [name for name in ("queries", "findings") if name not in data]
+    if missing:
+        return f"no {' or '.join(repr(m) for m in missing)} key"
     for name, fields in (("queries", _QUERY_FIELDS), ("findings", _FINDING_FIELDS)):
         rows = data.get(name, [])
         if not isinstance(rows, list):
@@ -57,9 +69,23 @@ def _shape_problem(data: Any) -> str | None:
             if not isinstance(row, dict) or any(f not in row for f in fields):
                 return f"an entry of {name!r} lacks one of {', '.join(fields)}"
             numbers = fields[1:] if name == "queries" else fields[:2]
-            if any(not isinstance(row[f], int | float) for f in numbers):
+            if any(not _is_number(row[f]) for f in numbers):
                 return f"an entry of {name!r} has a non-numeric {', '.join(numbers)}"
     return None
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _snapshot(source: Path | None, command: str) -> dict[str, Any]:
@@ -95,7 +121,7 @@ def _snapshot(source: Path | None, command: str) -> dict[str, Any]:
 @click.option(
     "--from",
     "source",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),  # checked by _read_snapshot: one line, exit 1
     default=None,
     help="Read a JSON snapshot instead of this process's stats.",
 )
@@ -148,7 +174,7 @@ def queries_command(top: int, sort: str, source: Path | None) -> None:
 @click.option(
     "--from",
     "source",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),  # checked by _read_snapshot: one line, exit 1
     default=None,
     help="Read a JSON snapshot instead of this process's findings.",
 )
@@ -168,9 +194,9 @@ def nplusone_command(source: Path | None) -> None:
                     r["requests"],
                     r["max_loads"],
                     r["kind"],
-                    clip(r["subject"], 60),
+                    clip(str(r["subject"]), 60),
                     r["endpoint"],
-                    clip(r["fix"], 70),
+                    clip(str(r["fix"]), 70),
                     r["callsite"],
                 ]
                 for r in rows

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fretes.app import default_database_url, instance_path, normalize_database_url
 from fretes.datagen.pipeline import generate
 from fretes.datagen.scales import SCALES
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 
 @click.command("datagen")

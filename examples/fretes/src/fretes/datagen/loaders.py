@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from fretes.models import Base
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 Row = tuple[object, ...]
 

@@ -28,7 +28,7 @@ from fretes.datagen.generate import COLUMNS, GROUP_TABLES, movement_groups
 from fretes.datagen.loaders import Sink, bulk_engine, sink_for
 from fretes.datagen.scales import CHILDREN_PER_ENTREGA, REFERENCE_DATE, SCALES, Scale, resolve_scale
 from fretes.datagen.schema import TABLE_NAMES, analyze, finish, first_line, prepare
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 DEMO_PASSWORD = "fretes-demo"
 # Buffered rows across the movement tables before they are written (bounds memory; also

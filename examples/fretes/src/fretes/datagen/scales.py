@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 # All dates end here, whatever day the generator runs: the data stays deterministic and the
 # benchmark workload computes its "last 30 days" windows relative to this date.

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import AddConstraint, CreateTable
 
 from fretes.models import ALL_TABLES, Base
-from turbina.errors import TurbinaError
+from turbina import TurbinaError
 
 # The models' tables, in model order (ALL_TABLES is typed as plain FromClauses).
 FRETES_TABLES: tuple[sa.Table, ...] = tuple(t for t in ALL_TABLES if isinstance(t, sa.Table))

@@ -37,8 +37,7 @@ from fretes.views import monitoramento as monitoramento_page
 from fretes.views import pedidos as pedidos_page
 from fretes.views.optimized import embarques, entregas, relatorios
 from fretes.views.rendering import Page
-from turbina import cached
-from turbina.cache.codec import register_dataclass
+from turbina import cached, register_dataclass
 
 __all__ = [
     "CONTEXTS",
