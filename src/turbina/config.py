@@ -75,7 +75,7 @@ def _choice(*options: str) -> Callable[[Any], str]:
 
 
 def _contexts(value: Any) -> Mapping[str, int]:
-    if isinstance(value, str):  # from the environment: "faturamento=3600,relatorios=60"
+    if isinstance(value, str):  # from the environment: "reports=3600,pages=60"
         pairs = [item.partition("=") for item in value.split(",") if item.strip()]
         if any(not sep for _, sep, _ in pairs):
             raise ValueError("expected name=seconds pairs separated by commas")

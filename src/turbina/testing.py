@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from turbina.queries.context import QueryCollector, collect
-from turbina.queries.nplusone import Finding, findings, install_listener
+from turbina.queries.nplusone import Finding, findings, install_listener, is_watched, watching
 from turbina.queries.recorder import QueryRecorder
 
 __all__ = ["max_queries", "max_queries_fixture", "no_n_plus_one", "no_n_plus_one_fixture"]
@@ -24,10 +25,17 @@ __all__ = ["max_queries", "max_queries_fixture", "no_n_plus_one", "no_n_plus_one
 _LISTED = 15
 
 
-def _ensure_recorded(engines: tuple[Engine, ...]) -> None:
+def _ensure_recorded(engines: tuple[Engine, ...], sessions: tuple[Any, ...]) -> None:
     for engine in engines:
         QueryRecorder.for_engine(engine, explainer=None)
-    install_listener()
+    for target in sessions:
+        if not is_watched(target):
+            install_listener(target)  # kept for the rest of the test process
+    if not watching():
+        # No session was named and no app watches one: in a test process, watch every
+        # Session, or lazy loads would go unseen and the guard could never fail. Apps are
+        # never hooked this way (the Flask glue watches db.session only).
+        install_listener(Session)
 
 
 def _statements(collector: QueryCollector) -> list[str]:
@@ -46,9 +54,13 @@ def _fixes(found: list[Finding]) -> list[str]:
 
 
 @contextmanager
-def max_queries(n: int, *engines: Engine, threshold: int = 5) -> Iterator[QueryCollector]:
-    """Fail (``AssertionError``) when the block runs more than ``n`` queries."""
-    _ensure_recorded(engines)
+def max_queries(
+    n: int, *engines: Engine, threshold: int = 5, sessions: tuple[Any, ...] = ()
+) -> Iterator[QueryCollector]:
+    """Fail (``AssertionError``) when the block runs more than ``n`` queries. ``engines`` get
+    a recorder if they have none; ``sessions`` (sessionmakers, ``scoped_session``) are
+    watched for lazy loads, which the failure message turns into loader fixes."""
+    _ensure_recorded(engines, sessions)
     with collect("max_queries", threshold=threshold, capture_callsites=True) as collector:
         yield collector
     if collector.count > n:
@@ -60,10 +72,14 @@ def max_queries(n: int, *engines: Engine, threshold: int = 5) -> Iterator[QueryC
 
 
 @contextmanager
-def no_n_plus_one(*engines: Engine, threshold: int = 5) -> Iterator[QueryCollector]:
+def no_n_plus_one(
+    *engines: Engine, threshold: int = 5, sessions: tuple[Any, ...] = ()
+) -> Iterator[QueryCollector]:
     """Fail (``AssertionError``) when the block shows an N+1 pattern (``threshold`` or more
-    lazy loads of one relationship, or runs of one identical SELECT)."""
-    _ensure_recorded(engines)
+    lazy loads of one relationship, or runs of one identical SELECT). ``engines`` and
+    ``sessions`` as for ``max_queries``; with no session named and none watched by an app,
+    every ``Session`` is watched (test processes only)."""
+    _ensure_recorded(engines, sessions)
     with collect("no_n_plus_one", threshold=threshold, capture_callsites=True) as collector:
         yield collector
     found = findings(collector, threshold)

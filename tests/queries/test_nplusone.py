@@ -20,7 +20,7 @@ THRESHOLD = 5
 
 
 def _run(engine: sa.Engine, work) -> list:  # type: ignore[no-untyped-def]
-    install_listener()
+    install_listener(Session)  # these tests use plain Session(engine)
     with Session(engine) as session, collect("/books", threshold=THRESHOLD) as collector:
         work(session)
     return findings(collector, THRESHOLD)

@@ -23,7 +23,7 @@ _UNSAFE = re.compile(r"[\s=\t\"`\[\]]")
 
 def table_name(raw: str) -> str:
     """Normalize a table name as written in SQL or by SQLAlchemy: unquoted, lower case, no
-    schema, so ``"public"."Fretes"`` from raw SQL and ``fretes`` from the ORM are one stamp."""
+    schema, so ``"public"."Orders"`` from raw SQL and ``orders`` from the ORM are one stamp."""
     name = raw.strip().rsplit(".", 1)[-1]
     return _UNSAFE.sub("", name).lower()
 

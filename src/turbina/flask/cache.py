@@ -1,6 +1,6 @@
 """Flask glue of the cache: ``install()`` builds an app's cache; the app-bound decorators.
 
-``turbina.cached("faturamento")`` can decorate functions at import time, before any app
+``turbina.cached("reports")`` can decorate functions at import time, before any app
 exists: the cache is looked up at call time in the current app (``app.extensions``). There is
 no process-wide fallback: called outside an app context, a ``turbina.cached`` function raises
 a ``TurbinaError`` that says what to do; to cache outside Flask, decorate with a
@@ -201,7 +201,7 @@ def cached(
     ttl: int | None = None,
     lock: bool = True,
 ) -> Callable[[F], F]:
-    """``@turbina.cached("faturamento")``: cache in the current app's cache at call time (see
+    """``@turbina.cached("reports")``: cache in the current app's cache at call time (see
     ``TurbinaCache.cached``); the function runs uncached when Turbina is disabled on the app."""
     deps = None if depends_on is None else list(depends_on)
 
@@ -234,7 +234,7 @@ def cached_view(
     vary_on: Callable[[], Any] | None = None,
     per_user: bool = True,
 ) -> Callable[[F], F]:
-    """``@turbina.cached_view("entregas")``: cache a view in the current app's cache."""
+    """``@turbina.cached_view("pages")``: cache a view in the current app's cache."""
 
     def decorator(view: F) -> F:
         wrapped: dict[int, Callable[..., Any]] = {}

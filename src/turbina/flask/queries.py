@@ -24,9 +24,14 @@ def _engines_of(app: Flask) -> dict[str, Any]:
 
 
 def attach_app_engines(app: Flask, state: QueriesState) -> None:
-    """Attach to every Flask-SQLAlchemy engine of ``app`` not yet recorded."""
+    """Attach to every Flask-SQLAlchemy engine of ``app`` not yet recorded, and watch its
+    session (``db.session``) for N+1 lazy loads."""
     for name, engine in _engines_of(app).items():
         state.attach(engine, name)
+    ext = app.extensions.get("sqlalchemy")
+    session = getattr(ext, "session", None)
+    if session is not None:
+        state.watch_sessions(session)
 
 
 def install(app: Flask, settings: Any) -> QueriesState:

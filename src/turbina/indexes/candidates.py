@@ -278,8 +278,8 @@ class CandidateSpace:
         return any(index.covers(spec) for index in self.existing)
 
     def _selective(self, table: str, predicate: ConstantPredicate) -> bool:
-        # 'PAGO' in fretes.status is a state worth a partial index; 'Vendedor 01' in a
-        # hand-written file only stands for "some vendedor": require a small vocabulary.
+        # 'PAID' in orders.status is a state worth a partial index; 'Seller 01' in a
+        # hand-written file only stands for "some seller": require a small vocabulary.
         if predicate.vocabulary and self._distinct is not None:
             key = (table, f"distinct:{predicate.column}")
             if key not in self._fractions:

@@ -27,7 +27,7 @@ class LazyLoadGroup:
     """Lazy loads of one relationship within one collector.
 
     ``via`` holds the loader options of the relationships the parents were themselves loaded
-    through (``("selectinload(Entrega.comentarios)",)``), so a nested N+1 gets a chained fix.
+    through (``("selectinload(Order.lines)",)``), so a nested N+1 gets a chained fix.
     """
 
     parent: str

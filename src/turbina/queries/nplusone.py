@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, RelationshipProperty, Session
+from sqlalchemy.orm import ORMExecuteState, RelationshipProperty
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from turbina.queries.callsite import callsite
@@ -30,16 +31,27 @@ REPEATED_STATEMENT = "repeated_statement"
 _READ_PREFIXES = ("select", "with")
 
 
+# The statement being handled: the listener can be reached twice for one execution (on a
+# sessionmaker and on a Session class it derives from); invoke_statement() runs the later
+# listeners with a new ORMExecuteState for the same statement, which must pass through
+# without counting the load again.
+_handling: ContextVar[Any] = ContextVar("turbina_orm_execute", default=None)
+
+
 def _on_do_orm_execute(orm_state: ORMExecuteState) -> Any:
     collector = current_collector()
     if collector is None or not orm_state.is_relationship_load:
         return None
+    if _handling.get() is orm_state.statement:
+        return None
     lazy_from = orm_state.lazy_loaded_from
     collector.relationship_depth += 1
+    token = _handling.set(orm_state.statement)
     start = time.perf_counter()
     try:
         result = orm_state.invoke_statement()
     finally:
+        _handling.reset(token)
         collector.relationship_depth -= 1
     if lazy_from is not None:
         _count_lazy_load(collector, orm_state, (time.perf_counter() - start) * 1000.0)
@@ -68,7 +80,7 @@ def _count_lazy_load(collector: QueryCollector, orm_state: ORMExecuteState, ms: 
 
 def _loaded_via(parent_state: Any) -> tuple[str, ...]:
     """Loader options of the relationships the parent object was loaded through (its
-    ``load_path``), e.g. ``("selectinload(Entrega.comentarios)",)``; empty for a root."""
+    ``load_path``), e.g. ``("selectinload(Order.lines)",)``; empty for a root."""
     elements = getattr(getattr(parent_state, "load_path", None), "path", ())
     return tuple(
         f"{loader_for(bool(el.uselist), el.direction is MANYTOONE)}({el.parent.class_.__name__}.{el.key})"
@@ -78,21 +90,43 @@ def _loaded_via(parent_state: Any) -> tuple[str, ...]:
 
 
 _install_lock = threading.Lock()
+# target id -> (target, number of installs): one Flask-SQLAlchemy ``db.session`` is shared by
+# every app built on the same ``db``, so the listener stays until the last one removes it.
+_watched: dict[int, tuple[Any, int]] = {}
 
 
-def install_listener(target: Any = Session) -> None:
-    """Listen for ORM executions on ``target`` (a Session class, sessionmaker or
-    scoped_session; default: every Session). Idempotent."""
+def install_listener(target: Any) -> None:
+    """Listen for ORM executions of the sessions of ``target``: a ``sessionmaker``, a
+    ``scoped_session`` (Flask-SQLAlchemy's ``db.session``), a ``Session`` subclass or instance.
+    Nothing is attached to SQLAlchemy's own ``Session`` class unless it is passed. Each call
+    needs a matching ``remove_listener``."""
     with _install_lock:
         if not event.contains(target, "do_orm_execute", _on_do_orm_execute):
             event.listen(target, "do_orm_execute", _on_do_orm_execute)
+        _, count = _watched.get(id(target), (target, 0))
+        _watched[id(target)] = (target, count + 1)
 
 
-def remove_listener(target: Any = Session) -> None:
-    """Undo ``install_listener``."""
+def remove_listener(target: Any) -> None:
+    """Undo one ``install_listener(target)``; the listener goes with the last one."""
     with _install_lock:
+        _, count = _watched.get(id(target), (target, 1))
+        if count > 1:
+            _watched[id(target)] = (target, count - 1)
+            return
+        _watched.pop(id(target), None)
         if event.contains(target, "do_orm_execute", _on_do_orm_execute):
             event.remove(target, "do_orm_execute", _on_do_orm_execute)
+
+
+def is_watched(target: Any) -> bool:
+    """True when ``target`` has the N+1 listener."""
+    return id(target) in _watched
+
+
+def watching() -> bool:
+    """True when some session target has the N+1 listener."""
+    return bool(_watched)
 
 
 @dataclass(frozen=True)

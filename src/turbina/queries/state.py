@@ -12,7 +12,13 @@ from sqlalchemy.engine import Engine
 from turbina.config import Settings
 from turbina.queries.context import QueryCollector
 from turbina.queries.explain import ExplainWorker
-from turbina.queries.nplusone import Finding, FindingsLog, findings, install_listener
+from turbina.queries.nplusone import (
+    Finding,
+    FindingsLog,
+    findings,
+    install_listener,
+    remove_listener,
+)
 from turbina.queries.recorder import QueryRecorder
 from turbina.queries.slowlog import SlowLog
 from turbina.queries.stats import QueryStats, WorkloadSample
@@ -48,7 +54,16 @@ class QueriesState:
         self.findings = FindingsLog(FINDINGS_CAPACITY)
         self.recorders: dict[str, QueryRecorder] = {}
         self._lock = threading.Lock()
-        install_listener()
+        self.sessions: list[Any] = []
+
+    def watch_sessions(self, target: Any) -> None:
+        """Detect N+1 lazy loads in the sessions of ``target`` (a ``sessionmaker``,
+        ``scoped_session`` or ``Session`` subclass); the Flask glue passes Flask-SQLAlchemy's
+        ``db.session``. Idempotent."""
+        with self._lock:
+            if not any(seen is target for seen in self.sessions):
+                install_listener(target)
+                self.sessions.append(target)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueriesState:
@@ -156,7 +171,10 @@ class QueriesState:
         self.findings.clear()
 
     def close(self) -> None:
-        """Detach every recorder."""
+        """Detach every recorder and session listener."""
         for rec in self.recorders.values():
             rec.close()
         self.recorders.clear()
+        for target in self.sessions:
+            remove_listener(target)
+        self.sessions.clear()

@@ -7,14 +7,17 @@ Output: one line per context, fixed columns; ``--json`` prints the ``stats()`` m
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
-from turbina.cache.region import TurbinaCache
 from turbina.errors import TurbinaError
 from turbina.flask.cli.contract import TurbinaGroup, hide_password, require_state
 from turbina.flask.cli.output import table
 from turbina.flask.state import TurbinaState
+
+if TYPE_CHECKING:  # the cache machinery loads with the app; `turbina --help` stays quick
+    from turbina.cache.region import TurbinaCache
 
 __all__ = ["cache_group"]
 
