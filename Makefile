@@ -25,6 +25,7 @@ demo: $(STAMP)
 # oldest and the newest supported versions (tests/compat).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(MAKE) compat
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest

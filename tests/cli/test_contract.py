@@ -8,6 +8,7 @@ A command that reads a file or a URL works with no Flask app at all.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -43,6 +44,12 @@ APP_CONFIG: dict[str, dict[str, Any] | None] = {
     },
 }
 BROKEN_SOURCE = "import turbina_tests_no_such_module  # noqa: F401\n"
+
+# click < 8.2 mixes stderr into stdout unless asked not to; 8.2 always keeps them apart and
+# removed the argument. The oldest supported click is 8.1.3 (make compat).
+SEPARATE_STDERR: dict[str, Any] = (
+    {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner).parameters else {}
+)
 
 
 def _app_source(config: dict[str, Any] | None) -> str:
@@ -274,7 +281,9 @@ def run_flask_group(
     )
     prefix = ["--app", "broken_module"] if app == "broken_module" else []
     try:
-        result = CliRunner().invoke(cli, [*prefix, "turbina", *args], catch_exceptions=False)
+        result = CliRunner(**SEPARATE_STDERR).invoke(
+            cli, [*prefix, "turbina", *args], catch_exceptions=False
+        )
     finally:
         for flask_app in created:
             state = flask_app.extensions.get("turbina")

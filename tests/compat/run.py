@@ -285,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = args.index("--")
         args, pytest_args = args[:cut], args[cut + 1 :]
     names = [e.name for e in ENVS]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("envs", nargs="*", metavar="ENV", help=f"of {names} (default: all)")
     chosen = set(parser.parse_args(args).envs or names)
     if chosen - set(names):

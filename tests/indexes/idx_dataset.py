@@ -6,7 +6,9 @@ import nothing from the app."""
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from idx_schema import ENTREGA_FINAL_STATUSES, FRETE_STATUSES, PEDIDO_STATUSES, metadata
@@ -120,17 +122,18 @@ def populate(engine: sa.Engine, entregas: int = 3000, seed: int = 42) -> None:
         }
         for n in range(1, 2 * entregas + 1)
     ]
+    batches: list[tuple[str, Sequence[Mapping[str, Any]]]] = [
+        ("entregas_monitoradas", rows),
+        ("logs_entrega", logs),
+        ("comentarios_nf", comentarios),
+        ("transportadoras", transportadoras),
+        ("embarques", embarques),
+        ("fretes", fretes),
+        ("pedidos", pedidos),
+        ("relatorio_faturamento_importado", faturas),
+    ]
     with engine.begin() as conn:
-        for name, data in [
-            ("entregas_monitoradas", rows),
-            ("logs_entrega", logs),
-            ("comentarios_nf", comentarios),
-            ("transportadoras", transportadoras),
-            ("embarques", embarques),
-            ("fretes", fretes),
-            ("pedidos", pedidos),
-            ("relatorio_faturamento_importado", faturas),
-        ]:
+        for name, data in batches:
             conn.execute(t[name].insert(), data)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
