@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -31,6 +32,13 @@ def missing_service(reason: str) -> None:
     if services_required():
         pytest.fail(f"required service missing: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def service_missing() -> Callable[[str], None]:
+    """``missing_service`` for fixtures in other conftest files (which cannot import this
+    module by name: ``conftest`` may be another folder's)."""
+    return missing_service
 
 
 # --- PostgreSQL ------------------------------------------------------------------------
@@ -116,3 +124,38 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+# --- Chromium ----------------------------------------------------------------------------
+# Flags for a headless Chromium on a closed network (without the background-networking
+# flags it keeps trying to reach Google's hosts).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright, one per session: Playwright's sync API
+    runs an event loop, so a second one started while the first lives would be refused."""
+    import shutil
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        missing_service("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_service("playwright is not installed (pip install -r tests/requirements.txt)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        launched.close()

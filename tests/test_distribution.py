@@ -29,7 +29,14 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 CORE = {"flask", "sqlalchemy", "sqlglot", "click"}
-EXTRAS = {"redis": {"redis", "hiredis"}}
+EXTRAS = {
+    "redis": {"redis", "hiredis"},
+    "prometheus": {"prometheus-client"},
+    "assets": {
+        *("whitenoise", "flask-compress", "brotli"),
+        *("tdewolff-minify", "tinycss2", "zstandard"),
+    },
+}
 UPPER_BOUNDS = {"<", "<=", "~=", "==", "==="}  # every operator that caps a version
 EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*["']([^"']+)["']""")
 
@@ -94,6 +101,13 @@ def test_wheel_holds_only_the_turbina_package(wheel: Path, names: list[str]) -> 
     assert not [n for n in names if "fretes" in n or "bench" in n or "/tests/" in n]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert "turbina/py.typed" in names
+    assert "turbina/assets/turbina-lazy.js" in names  # package data: the lazy loader
+    dashboard = Path(ROOT / "src" / "turbina" / "flask" / "dashboard")
+    shipped = {  # package data: the dashboard's templates, script and styles
+        p.relative_to(ROOT / "src").as_posix()
+        for p in [*dashboard.glob("templates/**/*.html"), *dashboard.glob("static/*")]
+    }
+    assert shipped and shipped <= set(names)
     sources = {
         p.relative_to(ROOT / "src").as_posix()
         for p in (ROOT / "src" / "turbina").rglob("*.py")

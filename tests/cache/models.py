@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -26,6 +27,15 @@ class Nota(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cliente_id: Mapped[int] = mapped_column(ForeignKey("c_clientes.id"))
     valor: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+
+class Conta(UserMixin, Base):
+    """A Flask-Login user stored in the database."""
+
+    __tablename__ = "c_contas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nome: Mapped[str] = mapped_column(String(40))
 
 
 def make_db(url: str) -> tuple[sa.Engine, sessionmaker[Session]]:

@@ -65,7 +65,7 @@ def test_lock_is_exclusive_and_released_only_by_its_owner(backend: CacheBackend)
 
 
 def test_counters(backend: CacheBackend) -> None:
-    backend.add_stats({"ctx": {"hits": 2, "errors": 1}, "other": {"misses": 1}})
+    backend.add_stats({"ctx": {"hits": 2, "errors": 1}, "other": {"miss_first": 1}})
     backend.add_stats({"ctx": {"hits": 1}})
     counters = backend.read_stats(["ctx", "unused"])
     assert counters["ctx"]["hits"] == 3

@@ -57,6 +57,16 @@ def test_round_trip_keeps_value_and_types(value: Any) -> None:
         assert decoded.tzinfo == value.tzinfo
 
 
+@pytest.mark.parametrize("value", VALUES, ids=lambda v: type(v).__name__)
+def test_the_in_process_form_round_trips_the_same(value: Any) -> None:
+    from turbina.cache.codec import decode_local, encode_local
+
+    decoded = decode_local(encode_local(value))
+    assert decoded == value
+    assert type(decoded) is type(value)
+    assert decoded == decode(encode(value))
+
+
 def test_nested_types_survive() -> None:
     value = {"rows": [(Decimal("1.10"), date(2024, 1, 1))], "when": datetime(2024, 1, 1)}
     decoded = decode(encode(value))

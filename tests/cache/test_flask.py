@@ -33,7 +33,11 @@ def saudacao(nome: str) -> str:
 @pytest.fixture
 def app() -> Iterator[Flask]:
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="test", TURBINA_CACHE_BACKEND="memory")
+    app.config.update(
+        SECRET_KEY="test",
+        TURBINA_CACHE_BACKEND="memory",
+        TURBINA_CACHE_CONTEXTS={"dashboards": 60, "user_context": 60},
+    )
     login = LoginManager(app)
     login.user_loader(User)
     ext = turbina.Turbina(app)
@@ -109,7 +113,7 @@ def test_module_level_decorators_use_the_app_cache(app: Flask) -> None:
 
 def test_view_without_login_manager_must_say_how_it_varies() -> None:
     app = Flask(__name__)
-    cache = Cache(turbina.cache.MemoryBackend())
+    cache = Cache(turbina.cache.MemoryBackend(), {"dashboards": 60})
 
     @app.route("/x")
     @cache.cached_view("dashboards", depends_on=[])
@@ -129,12 +133,20 @@ def test_cli_stats_and_invalidate(app: Flask) -> None:
     result = runner.invoke(cache_group, ["stats"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split()[:4] == ["context", "hit_rate", "hits", "misses"]
+    assert lines[0].split()[:6] == [
+        "context",
+        "hit_rate",
+        "seen_hit_rate",
+        "hits",
+        "misses",
+        "first",
+    ]
     dashboards = next(line for line in lines if line.startswith("dashboards"))
-    assert dashboards.split()[1:4] == ["50.00%", "1", "1"]
+    assert dashboards.split()[1:6] == ["50.00%", "100.00%", "1", "1", "1"]
     assert lines[-1] == "backend: memory  state: ok"
     result = runner.invoke(cache_group, ["invalidate", "dashboards"])
     assert result.output == "invalidated context dashboards\n"
     assert client.get("/pedidos").headers["X-Turbina-Cache"] == "MISS"
     data = json.loads(runner.invoke(cache_group, ["stats", "--json"]).output)
     assert data["contexts"]["dashboards"]["stale_prevented"] == 1
+    assert data["contexts"]["dashboards"]["miss_invalidated"] == 1

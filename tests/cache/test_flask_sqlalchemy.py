@@ -18,7 +18,11 @@ from .models import Base, Cliente, Nota
 @pytest.fixture
 def app(sqlite_url: str) -> Iterator[Flask]:
     app = Flask(__name__)
-    app.config.update(SQLALCHEMY_DATABASE_URI=sqlite_url, TURBINA_CACHE_BACKEND="memory")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=sqlite_url,
+        TURBINA_CACHE_BACKEND="memory",
+        TURBINA_CACHE_CONTEXTS={"faturamento": 60},
+    )
     db = SQLAlchemy(model_class=Base)
     db.init_app(app)
     turbina.Turbina(app)

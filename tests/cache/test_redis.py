@@ -17,6 +17,8 @@ from turbina.cache.region import TurbinaCache
 
 from .conftest import RedisServer, commandstats
 
+CONTEXTS = {"entregas": 60, "embarques": 60}
+
 
 def _exercise(cache: TurbinaCache) -> list[int]:
     calls: list[int] = []
@@ -40,7 +42,7 @@ def test_seed_bug_no_keys_or_scan_and_every_key_has_a_ttl(
     redis_url: str, redis_prefix: str
 ) -> None:
     client = redis.Redis.from_url(redis_url)
-    cache = TurbinaCache(RedisBackend(client, redis_prefix))
+    cache = TurbinaCache(RedisBackend(client, redis_prefix), CONTEXTS)
     before = commandstats(client)
     calls = _exercise(cache)
     after = commandstats(client)
@@ -69,8 +71,8 @@ def test_expired_stamp_never_makes_an_old_entry_fresh(redis_url: str, redis_pref
 
 
 def test_stats_are_shared_by_two_caches_on_one_redis(redis_url: str, redis_prefix: str) -> None:
-    first = TurbinaCache(RedisBackend(redis.Redis.from_url(redis_url), redis_prefix))
-    second = TurbinaCache(RedisBackend(redis.Redis.from_url(redis_url), redis_prefix))
+    first = TurbinaCache(RedisBackend(redis.Redis.from_url(redis_url), redis_prefix), CONTEXTS)
+    second = TurbinaCache(RedisBackend(redis.Redis.from_url(redis_url), redis_prefix), CONTEXTS)
 
     def build(cache: TurbinaCache) -> Any:
         @cache.cached("embarques", depends_on=[])
@@ -95,7 +97,7 @@ def test_dead_redis_fails_open_and_recovers(
     own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = redis.Redis.from_url(own_redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    cache = TurbinaCache(RedisBackend(client, "t"), retry_after_s=0.2)
+    cache = TurbinaCache(RedisBackend(client, "t"), CONTEXTS, retry_after_s=0.2)
     calls: list[int] = []
 
     @cache.cached("entregas", depends_on=["c_notas"])
@@ -137,7 +139,7 @@ def test_dead_redis_fails_open_and_recovers(
 def test_failed_bump_bypasses_until_retry_succeeds(own_redis: RedisServer) -> None:
     """The entry written before a lost bump must not be served when Redis is back."""
     client = redis.Redis.from_url(own_redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    cache = TurbinaCache(RedisBackend(client, "t"))
+    cache = TurbinaCache(RedisBackend(client, "t"), CONTEXTS)
     data = {"value": 1}
 
     @cache.cached("entregas", depends_on=["c_notas"])
@@ -166,7 +168,7 @@ def test_failed_bump_bypasses_until_retry_succeeds(own_redis: RedisServer) -> No
 def test_redis_cluster(redis_cluster: list[int]) -> None:
     client = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", port) for port in redis_cluster])
     prefix = f"tc{uuid.uuid4().hex[:6]}"
-    cache = TurbinaCache(RedisBackend(client, prefix))
+    cache = TurbinaCache(RedisBackend(client, prefix), CONTEXTS)
     calls = _exercise(cache)
     assert calls == [1, 2, 1]
     counters = cache.stats()["contexts"]["entregas"]

@@ -17,13 +17,21 @@ from turbina.errors import TurbinaError
 
 from .models import Nota, make_db, total
 
+CONTEXTS = {
+    "entregas": 60,
+    "faturamento": 60,
+    "embarques": 60,
+    "dashboards": 60,
+    "user_context": 60,
+}
+
 
 def counters(cache: TurbinaCache, context: str) -> dict[str, Any]:
     return cache.stats()["contexts"][context]  # type: ignore[no-any-return]
 
 
 def test_seed_bug_empty_and_falsy_values_are_cached(backend: CacheBackend) -> None:
-    cache = TurbinaCache(backend)
+    cache = TurbinaCache(backend, CONTEXTS)
     calls: list[Any] = []
 
     for value in ([], 0, None, "", {}, False):
@@ -42,7 +50,7 @@ def test_seed_bug_empty_and_falsy_values_are_cached(backend: CacheBackend) -> No
 def test_seed_bug_datetime_and_decimal_types_identical_on_hit_and_miss(
     backend: CacheBackend,
 ) -> None:
-    cache = TurbinaCache(backend)
+    cache = TurbinaCache(backend, CONTEXTS)
 
     @cache.cached("faturamento", depends_on=[])
     def report() -> dict[str, Any]:
@@ -56,7 +64,7 @@ def test_seed_bug_datetime_and_decimal_types_identical_on_hit_and_miss(
 
 
 def test_seed_bug_two_functions_with_one_name_do_not_share_entries(backend: CacheBackend) -> None:
-    cache = TurbinaCache(backend)
+    cache = TurbinaCache(backend, CONTEXTS)
     funcs = []
     for module_name, result in (("app.a", "from a"), ("app.b", "from b")):
         module = types.ModuleType(module_name)
@@ -67,7 +75,7 @@ def test_seed_bug_two_functions_with_one_name_do_not_share_entries(backend: Cach
 
 
 def test_seed_bug_methods_hit_across_instances(backend: CacheBackend) -> None:
-    cache = TurbinaCache(backend)
+    cache = TurbinaCache(backend, CONTEXTS)
     calls: list[int] = []
 
     class Integration:
@@ -85,7 +93,7 @@ def test_commit_between_stamp_read_and_write_leaves_no_stale_entry(
     backend: CacheBackend, sqlite_url: str, declared: bool
 ) -> None:
     engine, factory = make_db(sqlite_url)
-    cache = TurbinaCache(backend)
+    cache = TurbinaCache(backend, CONTEXTS)
     cache.track_session_writes(engine)
     inject_on = 1 if declared else 2  # a recorded function stores nothing on its first miss
     computed: list[Decimal] = []
@@ -113,7 +121,7 @@ def test_commit_between_stamp_read_and_write_leaves_no_stale_entry(
 
 
 def test_concurrent_misses_compute_once(backend: CacheBackend) -> None:
-    cache = TurbinaCache(backend)
+    cache = TurbinaCache(backend, CONTEXTS)
     started, release = threading.Event(), threading.Event()
     calls: list[int] = []
     results: list[Any] = []
@@ -140,7 +148,7 @@ def test_concurrent_misses_compute_once(backend: CacheBackend) -> None:
 
 
 def test_waiter_computes_after_the_lock_timeout(backend: CacheBackend) -> None:
-    cache = TurbinaCache(backend, lock_timeout_ms=50)
+    cache = TurbinaCache(backend, CONTEXTS, lock_timeout_ms=50)
     started, release = threading.Event(), threading.Event()
     calls: list[str] = []
 
@@ -162,7 +170,7 @@ def test_waiter_computes_after_the_lock_timeout(backend: CacheBackend) -> None:
 
 
 def test_oversize_values_are_not_cached_and_counted() -> None:
-    cache = TurbinaCache(MemoryBackend(), max_value_bytes=100)
+    cache = TurbinaCache(MemoryBackend(), CONTEXTS, max_value_bytes=100)
     calls: list[int] = []
 
     @cache.cached("entregas", depends_on=[])
@@ -172,11 +180,11 @@ def test_oversize_values_are_not_cached_and_counted() -> None:
 
     assert big() == big()
     assert len(calls) == 2
-    assert counters(cache, "entregas")["oversize"] == 2
+    assert counters(cache, "entregas")["not_stored_oversize"] == 2
 
 
 def test_uncacheable_value_is_returned_and_counted_as_error() -> None:
-    cache = TurbinaCache(MemoryBackend())
+    cache = TurbinaCache(MemoryBackend(), CONTEXTS)
     marker = object()
 
     @cache.cached("entregas", depends_on=[])
@@ -186,10 +194,11 @@ def test_uncacheable_value_is_returned_and_counted_as_error() -> None:
     assert weird() is marker
     assert weird() is marker
     assert counters(cache, "entregas")["errors"] == 2
+    assert counters(cache, "entregas")["not_stored_encode"] == 2
 
 
 def test_invalidate_context(backend: CacheBackend) -> None:
-    cache = TurbinaCache(backend)
+    cache = TurbinaCache(backend, CONTEXTS)
     calls: list[int] = []
 
     @cache.cached("user_context", depends_on=[])
@@ -204,7 +213,7 @@ def test_invalidate_context(backend: CacheBackend) -> None:
     assert calls == [1, 1]
 
 
-def test_unknown_context_gets_default_ttl_and_bad_names_are_refused() -> None:
+def test_undeclared_context_needs_a_ttl_and_bad_names_are_refused() -> None:
     cache = TurbinaCache(MemoryBackend())
 
     @cache.cached("relatorios", ttl=42, depends_on=[])
@@ -219,7 +228,7 @@ def test_unknown_context_gets_default_ttl_and_bad_names_are_refused() -> None:
 
 def test_memory_backend_is_bounded_by_bytes() -> None:
     store = MemoryBackend(max_bytes=5000)
-    cache = TurbinaCache(store)
+    cache = TurbinaCache(store, CONTEXTS)
 
     @cache.cached("entregas", depends_on=[])
     def page(n: int) -> str:

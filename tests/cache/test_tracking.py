@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from turbina.cache.backends.memory import MemoryBackend
 from turbina.cache.region import TurbinaCache
-from turbina.cache.tracking import written_tables
+from turbina.cache.statements import written_tables
 
 from .models import Cliente, Nota, make_db, total
 
@@ -26,9 +26,11 @@ def db(db_url: str) -> Iterator[tuple[sa.Engine, sessionmaker[Session]]]:
 
 
 @pytest.fixture
-def cache() -> Iterator[TurbinaCache]:
-    cache = TurbinaCache(MemoryBackend())
-    cache.track_session_writes(None)  # every engine and session
+def cache(db: tuple[sa.Engine, sessionmaker[Session]]) -> Iterator[TurbinaCache]:
+    engine, factory = db
+    cache = TurbinaCache(MemoryBackend(), {"faturamento": 60, "dashboards": 60})
+    cache.track_session_writes(engine)  # every commit path of this engine
+    cache.track_session_writes(factory)  # its sessions' unflushed changes
     yield cache
     cache.close()
 

@@ -42,6 +42,21 @@ APP_CONFIG: dict[str, dict[str, Any] | None] = {
         "TURBINA_REDIS_URL": "redis://127.0.0.1:1/0",
         "TURBINA_EXPLAIN": False,
     },
+    "storebad_app": {  # the request monitor's store on a Redis that does not answer
+        "TURBINA_STORE": "redis",
+        "TURBINA_REDIS_URL": "redis://127.0.0.1:1/0",
+        "TURBINA_EXPLAIN": False,
+    },  # asset bundles over workdir/static: a source that is not there, a JS syntax error
+    "assetsmissing_app": {
+        "TURBINA_ASSETS_BUNDLES": {"app.css": ["css/missing.css"]},
+        "TURBINA_EXPLAIN": False,
+        "TURBINA_MONITOR": False,
+    },
+    "assetssyntax_app": {
+        "TURBINA_ASSETS_BUNDLES": {"app.js": ["js/broken.js"]},
+        "TURBINA_EXPLAIN": False,
+        "TURBINA_MONITOR": False,
+    },
 }
 BROKEN_SOURCE = "import turbina_tests_no_such_module  # noqa: F401\n"
 
@@ -104,6 +119,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "badrow.json").write_text(json.dumps({"queries": [{"engine": "x"}], "findings": []}))
     (root / "binary.json").write_bytes(bytes(range(256)) * 4)
     (root / "adir").mkdir()
+    (root / "static" / "js").mkdir(parents=True)
+    (root / "static" / "js" / "broken.js").write_text('var ok = 1;\nvar s = "unterminated;\n')
     (root / "empty.sql").write_text("")
     (root / "select.sql").write_text("SELECT * FROM t WHERE v = 'a';\n")
     return root
@@ -140,6 +157,9 @@ CASES = [
     Case("nplusone-no-app", ("nplusone",), "none", "needs a Flask app"),
     Case("queries-disabled", ("queries",), "disabled_app", "query recording is off"),
     Case("queries-broken-app", ("queries",), "broken_module", "turbina_tests_no_such_module"),
+    # slow: a snapshot or the app, like queries
+    Case("slow-missing", ("slow", "--from", "missing.json"), "none", "does not exist"),
+    Case("slow-disabled", ("slow",), "disabled_app", "query recording is off"),
     # cache
     Case("cache-stats-no-app", ("cache", "stats"), "none", "needs a Flask app"),
     Case("cache-stats-no-turbina", ("cache", "stats", "--json"), "noturb_app", "Turbina(app)"),
@@ -150,6 +170,32 @@ CASES = [
         ("cache", "invalidate-tables", "a", "b"),
         "redisbad_app",
         "redis://127.0.0.1:1/0 is unreachable",
+    ),
+    # requests (reads the store)
+    Case("requests-no-app", ("requests",), "none", "needs a Flask app"),
+    Case("requests-disabled", ("requests", "--json"), "disabled_app", "request monitor is off"),
+    Case("requests-bad-window", ("requests", "--window", "3y"), "redisbad_app", "is not a window"),
+    Case(
+        "requests-old-window",
+        ("requests", "--window", "30d"),
+        "redisbad_app",
+        "reaches past what the store keeps",
+    ),
+    Case("requests-store-down", ("requests",), "storebad_app", "cannot read the Redis store"),
+    # assets build: needs the app; a missing source or a syntax error names the file
+    Case("assets-build-no-app", ("assets", "build"), "none", "needs a Flask app"),
+    Case("assets-build-disabled", ("assets", "build", "--force"), "disabled_app", "no assets"),
+    Case(
+        "assets-build-missing-source",
+        ("assets", "build"),
+        "assetsmissing_app",
+        "source file css/missing.css does not exist",
+    ),
+    Case(
+        "assets-build-syntax-error",
+        ("assets", "build", "--prune"),
+        "assetssyntax_app",
+        "js/broken.js:2:9: unterminated string literal",
     ),
     # indexes check
     Case(
@@ -228,6 +274,32 @@ CASES = [
         ("indexes", "apply", "--database-url", "notaurl", "--workload", "select.sql"),
         "broken_module",
         "not a database URL",
+    ),
+    Case(
+        "advise-no-usable-statement",  # every statement listed on stdout, then one error line
+        ("indexes", "advise", "--database-url", "{sqlite}", "--workload", "select.sql"),
+        "none",
+        "none of the 1 workload statement(s) is usable",
+        stdout="turbina: skipped: select.sql:1: unknown table(s): t",
+    ),
+    Case(
+        "apply-dry-run-no-usable-statement",
+        (
+            *("indexes", "apply", "--database-url", "{sqlite}", "--workload", "select.sql"),
+            "--dry-run",
+        ),
+        "none",
+        "is usable",
+        stdout="turbina: skipped: select.sql:1",
+    ),
+    Case(
+        "apply-runs-zero",
+        (
+            *("indexes", "apply", "--database-url", "{sqlite}", "--workload", "select.sql"),
+            *("--runs", "0", "--force"),
+        ),
+        "none",
+        "--runs 0 is not a positive count",
     ),
 ]
 
@@ -358,20 +430,26 @@ def test_from_file_needs_no_app(
 # (script, case id): a bad input for every command across the two scripts, and the former
 # failures under both. They all run at once, in parallel, in `subprocess_results`.
 SUBPROCESS_CASES = [
+    ("turbina", "requests-bad-window"),
+    ("flask", "requests-store-down"),
     ("turbina", "queries-missing"),
     ("turbina", "nplusone-no-turbina"),
     ("turbina", "queries-broken-app"),
+    ("turbina", "slow-missing"),
     ("turbina", "cache-stats-no-app"),
     ("turbina", "cache-invalidate-tables-redis"),
     ("turbina", "check-bad-url"),
     ("turbina", "advise-unreachable"),
     ("turbina", "verify-workload-empty"),
     ("turbina", "apply-budget"),
+    ("flask", "advise-no-usable-statement"),
     ("flask", "queries-missing"),
     ("flask", "nplusone-no-turbina"),
     ("flask", "queries-broken-app"),
     ("flask", "cache-invalidate-redis"),
     ("flask", "check-failing-statements"),
+    ("turbina", "assets-build-missing-source"),
+    ("flask", "assets-build-syntax-error"),
 ]
 # (script, command) reading good.json with no app at all.
 SUBPROCESS_POSITIVE = [("turbina", "queries"), ("turbina", "nplusone"), ("flask", "nplusone")]

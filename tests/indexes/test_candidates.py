@@ -73,11 +73,30 @@ def test_constant_predicates_become_partial_candidates_but_not_numbers_or_params
         "SELECT * FROM entregas_monitoradas e WHERE e.entregue = false AND e.status_finalizacao IS NULL "
         "AND e.uf = 'SP' AND e.id = 3 AND e.vendedor = %(v)s"
     )["entregas_monitoradas"]
-    assert [p.sql for p in e.constants] == [
-        "NOT entregue",
-        "status_finalizacao IS NULL",
-        "uf = 'SP'",
-    ]
+    # Keywords are the statement's text; 'SP' is one call's value: no evidence on its own.
+    assert [p.sql for p in e.constants] == ["NOT entregue", "status_finalizacao IS NULL"]
+
+
+def test_a_value_is_a_partial_predicate_only_with_evidence_that_it_is_constant() -> None:
+    sql = "SELECT * FROM logs_entrega WHERE entrega_id = %(e)s AND tipo = 'billing'"
+    [plain] = analyze(sql, "postgresql", SCHEMA)
+    assert plain.constants == []  # one sample of the value: not evidence
+    [hinted] = analyze(sql, "postgresql", SCHEMA, constant={"tipo"})  # the workload says so
+    assert [p.sql for p in hinted.constants] == ["tipo = 'billing'"]
+    # The recorder's bounded distinct count: placeholder "t" took one value on every call.
+    recorded = "SELECT * FROM logs_entrega WHERE entrega_id = %(e)s AND tipo = %(t)s"
+    params = {"e": 7, "t": "billing"}
+    assert analyze(recorded, "postgresql", SCHEMA, params=params)[0].constants == []
+    [seen] = analyze(recorded, "postgresql", SCHEMA, constant={"t"}, params=params)
+    assert [p.sql for p in seen.constants] == ["tipo = 'billing'"]
+    [positional] = analyze(
+        "SELECT * FROM logs_entrega WHERE entrega_id = ? AND tipo = ?",
+        "sqlite",
+        SCHEMA,
+        constant={"1"},
+        params=(7, "billing"),
+    )
+    assert [p.sql for p in positional.constants] == ["tipo = 'billing'"]
 
 
 def test_or_branches_give_no_partial_predicate() -> None:
@@ -164,6 +183,7 @@ def test_quoted_words_make_partial_predicates_only_on_small_vocabularies() -> No
         "AND entregue = false ORDER BY criado_em",
         "postgresql",
         SCHEMA,
+        constant={"uf", "vendedor"},
     )
     distinct = {"uf": 5, "vendedor": 60, "entregue": 2}
     space = CandidateSpace(usages, fraction=lambda t, p: 0.1, distinct=lambda t, c: distinct[c])

@@ -13,7 +13,7 @@ from turbina.flask.cli import main
 from turbina.indexes import ddl
 from turbina.indexes.check import check_file, check_sql
 from turbina.indexes.spec import IndexSpec
-from turbina.indexes.workload import split_statements
+from turbina.indexes.workload_file import split_statements
 
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "indices_criticos.sql"
@@ -185,3 +185,66 @@ def test_apply_on_sqlite_is_plain_and_idempotent(sqlite_url: str) -> None:
     assert ddl.apply(engine, [spec]).existing == [spec]
     assert [ix["name"] for ix in sa.inspect(engine).get_indexes("t")] == [spec.name]
     engine.dispose()
+
+
+def test_sqlite_migration_is_valid_sqlite_and_runs(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (a INTEGER, b INTEGER)")
+    specs = [IndexSpec("t", ("a",)), IndexSpec("t", ("b",), where="a IS NULL")]
+    text = ddl.migration_text(specs, "abc123", None, dialect="sqlite")
+    assert "CONCURRENTLY" not in text
+    _run_migration(engine, text, "upgrade")
+    _run_migration(engine, text, "upgrade")  # IF NOT EXISTS: a re-run is harmless
+    assert {ix["name"] for ix in sa.inspect(engine).get_indexes("t")} == {s.name for s in specs}
+    _run_migration(engine, text, "downgrade")
+    assert sa.inspect(engine).get_indexes("t") == []
+    engine.dispose()
+
+
+def test_apply_dry_run_changes_nothing(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from idx_dataset import populate
+
+    engine = sa.create_engine(sqlite_url)
+    populate(engine, 2000)
+    workload = tmp_path / "w.sql"
+    workload.write_text((DATA / "workload.sql").read_text())
+    before = {
+        ix["name"] for t in ("logs_entrega", "fretes") for ix in sa.inspect(engine).get_indexes(t)
+    }
+    args = ["indexes", "apply", "--database-url", sqlite_url, "--workload", str(workload)]
+    assert main([*args, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "turbina: would create: CREATE INDEX IF NOT EXISTS idx_logs_entrega_entrega_id" in out
+    assert "nothing changed" in out
+    after = {
+        ix["name"] for t in ("logs_entrega", "fretes") for ix in sa.inspect(engine).get_indexes(t)
+    }
+    assert after == before
+    engine.dispose()
+
+
+def test_apply_refuses_an_index_measured_slower_unless_forced() -> None:
+    from dataclasses import dataclass
+
+    from turbina.indexes.verify import Measured, Verification, verdicts
+    from turbina.indexes.workload import WorkloadQuery
+
+    @dataclass
+    class Rec:  # shaped like advisor.Recommendation: the index and the statements it helps
+        spec: IndexSpec
+        queries: list[object]
+
+    @dataclass
+    class Effect:
+        query: WorkloadQuery
+
+    fast = WorkloadQuery("SELECT * FROM t WHERE a = 1", calls=10, fingerprint="fast")
+    slow = WorkloadQuery("SELECT * FROM t WHERE b = 1", calls=10, fingerprint="slow")
+    measured = Verification([Measured(fast, 4.0, 1.0), Measured(slow, 1.0, 1.3)])  # x4, x0.77
+    a, b = IndexSpec("t", ("a",)), IndexSpec("t", ("b",))
+    judged = verdicts([Rec(a, [Effect(fast)]), Rec(b, [Effect(slow)])], measured)
+    assert [(v.spec, v.slower) for v in judged] == [(a, False), (b, True)]
+    assert round(judged[1].speedup, 2) == 0.77

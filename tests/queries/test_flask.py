@@ -15,8 +15,6 @@ from flask_sqlalchemy import SQLAlchemy
 
 from turbina import Turbina
 from turbina.flask.cli import turbina_group
-from turbina.flask.cli.output import clip
-from turbina.flask.cli.queries import SQL_WIDTH
 from turbina.flask.extension import get_state
 from turbina.queries.state import QueriesState
 
@@ -31,6 +29,7 @@ def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
         SQLALCHEMY_BINDS={"reports": f"sqlite:///{tmp_path / 'reports.db'}"},
         TURBINA_CACHE_BACKEND="null",
         TURBINA_EXPLAIN=False,
+        TURBINA_SERVER_TIMING=True,
     )
     db = SQLAlchemy()
     db.init_app(app)
@@ -93,7 +92,8 @@ def test_server_timing_header_and_request_findings(app: Flask) -> None:
     assert state.findings.all()[0].requests == 2
 
 
-def test_cli_queries_table(app: Flask) -> None:
+def test_cli_queries_table(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
     client = app.test_client()
     client.get("/authors")
     client.get("/lookup")
@@ -118,16 +118,19 @@ def test_cli_queries_table(app: Flask) -> None:
     assert len(lines) == 5
     first = lines[2].split()
     assert first[0] == "default" and first[1] == "10"
-    # The lazy load of Author.books, clipped to the column. Its select list depends on the
-    # SQLAlchemy version (2.0 labels each column, 2.1 does not), so the clip comes from the
-    # recorded fingerprint.
-    [lazy] = [
-        e.fingerprint
-        for e in _queries(app).recorders["default"].stats
-        if " from q_books where ? = q_books.author_id" in e.fingerprint
-    ]
-    assert lines[2].endswith(f"  {clip(lazy, SQL_WIDTH)}") and lines[2].endswith("...")
+    # The lazy load of Author.books: its select list folded to the first column (2.0 labels
+    # each column, 2.1 does not: both fold the same way), the WHERE that tells it apart kept.
+    assert lines[2].endswith(
+        "  select q_books.id, ... from q_books where ? = q_books.author_id order by q_books.id"
+    )
     assert "from q_authors where q_authors.id = ?" in lines[3] and lines[3].split()[1] == "6"
+    assert max(len(line) for line in lines) <= 160
+    monkeypatch.setenv("COLUMNS", "120")  # a narrow terminal: cut, the shared head kept
+    narrow = app.test_cli_runner().invoke(args=["turbina", "queries", "--sort", "calls"])
+    assert max(len(line) for line in narrow.output.splitlines()) <= 120
+    assert "  select q_books.id, ... from q_boo" in narrow.output.splitlines()[2]
+    wide = app.test_cli_runner().invoke(args=["turbina", "queries", "--wide", "--sort", "calls"])
+    assert " from q_books where ? = q_books.author_id order by q_books.id" in wide.output
 
 
 def test_cli_nplusone_table_and_snapshot(app: Flask, tmp_path: Path) -> None:
@@ -139,18 +142,16 @@ def test_cli_nplusone_table_and_snapshot(app: Flask, tmp_path: Path) -> None:
     result = runner.invoke(args=["turbina", "nplusone"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == [
-        "requests",
-        "max_loads",
-        "kind",
-        "subject",
-        "endpoint",
-        "fix",
-        "callsite",
-    ]
-    assert lines[2].split()[:5] == ["2", "10", "lazy_load", "Author.books", "/authors"]
-    assert "selectinload(Author.books)" in lines[2]
+    assert lines[0].split() == ["requests", "max_loads", "kind", "subject", "endpoint"]
+    assert lines[2].split() == ["2", "10", "lazy_load", "Author.books", "/authors"]
     assert lines[3].split()[:3] == ["1", "6", "repeated_statement"]
+    fixes = result.output.split("\nfixes:\n", 1)[1].splitlines()
+    assert fixes[0] == "1. Author.books (/authors)"
+    assert fixes[1].startswith("   at    ") and "test_flask.py:" in fixes[1]
+    # The query the loader goes on: learned from the first request, named from the second.
+    assert fixes[2].startswith("   fix   .options(selectinload(Author.books)) on the query at ")
+    assert "test_flask.py:" in fixes[2] and fixes[2].endswith(" in authors")
+    assert fixes[3].startswith("2. select q_authors.name from q_authors where q_authors.id = ?")
 
     path = tmp_path / "snap.json"
     _queries(app).save_snapshot(path)
@@ -199,7 +200,10 @@ def test_cli_reads_the_apps_snapshot_when_its_process_has_no_data(
 def test_engines_created_after_turbina_are_attached_on_first_request(sqlite_url: str) -> None:
     app = Flask(__name__)
     app.config.update(
-        SQLALCHEMY_DATABASE_URI=sqlite_url, TURBINA_CACHE_BACKEND="null", TURBINA_EXPLAIN=False
+        SQLALCHEMY_DATABASE_URI=sqlite_url,
+        TURBINA_CACHE_BACKEND="null",
+        TURBINA_EXPLAIN=False,
+        TURBINA_SERVER_TIMING=True,
     )
     Turbina(app)
     db = SQLAlchemy()

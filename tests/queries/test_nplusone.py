@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import inspect
+import os
+
+import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    joinedload,
+    mapped_column,
+    relationship,
+    selectinload,
+    sessionmaker,
+)
 
 from turbina.queries.context import collect
 from turbina.queries.nplusone import (
     LAZY_LOAD,
     REPEATED_STATEMENT,
+    Finding,
     FindingsLog,
     findings,
     install_listener,
+    is_watched,
+    remove_listener,
 )
+from turbina.queries.recorder import QueryRecorder
+from turbina.queries.state import QueriesState
 
-from .conftest import Author, Book
+from .conftest import Author, Book, seed
+
+_HERE = os.path.relpath(__file__)
 
 THRESHOLD = 5
 
@@ -81,7 +102,11 @@ def test_repeated_statement_outside_relationships_is_a_finding(engine: sa.Engine
     assert finding.kind == REPEATED_STATEMENT
     assert finding.loads == 7
     assert "from q_authors where q_authors.id = ?" in finding.subject
-    assert "IN (...)" in finding.fix
+    # A primary-key lookup per row: one IN query, as code on the mapped class.
+    assert finding.fix == (
+        "by_key = {row.id: row for row in session.scalars(select(Author)"
+        ".where(Author.id.in_(keys)))}  # keys: every Author.id needed; one query for all"
+    )
 
 
 def test_findings_dedup_across_requests_with_counts(engine: sa.Engine) -> None:
@@ -118,3 +143,135 @@ def test_nested_lazy_loads_get_a_chained_fix(engine: sa.Engine) -> None:
                 assert len(book.reviews) == 1
 
     assert _run(engine, fixed) == []
+
+
+def test_lazy_loads_are_timed_by_the_recorder_not_run_by_the_hook(engine: sa.Engine) -> None:
+    """The hook never executes a statement itself: a lazy group's time is exactly the cursor
+    time the recorder booked for the loads' statement."""
+    install_listener(Session)
+    recorder = QueryRecorder.for_engine(engine)
+    recorder.reset()
+    with Session(engine) as session, collect("/books", threshold=THRESHOLD) as collector:
+        for author in session.scalars(sa.select(Author)):
+            assert author.books
+    [group] = collector.lazy.values()
+    booked = recorder.stats.get(str(group.fingerprint))
+    assert booked is not None and booked.calls == group.count == 10
+    assert group.total_ms == pytest.approx(booked.total_ms, rel=1e-9, abs=1e-9)
+    assert group.fingerprint in collector.relationship_fingerprints
+
+
+def test_an_autoflush_before_a_lazy_load_is_not_booked_to_it(sqlite_url: str) -> None:
+    eng = sa.create_engine(sqlite_url)
+    seed(eng)
+    recorder = QueryRecorder(eng, slow_query_ms=1e9)
+    install_listener(Session)
+    try:
+        with Session(eng) as session, collect("/edit", threshold=THRESHOLD) as collector:
+            for author in session.scalars(sa.select(Author)):
+                author.name += "!"  # flushed by the autoflush of the next lazy load
+                assert author.books
+            session.rollback()
+        [group] = collector.lazy.values()
+        assert group.count == 10 and str(group.fingerprint).startswith("select ")
+        updates = [f for f in collector.fingerprints if f.startswith("update q_authors")]
+        assert updates and not set(updates) & collector.relationship_fingerprints
+    finally:
+        recorder.close()
+        eng.dispose()
+
+
+def test_a_listener_reached_twice_counts_once(engine: sa.Engine) -> None:
+    factory = sessionmaker(engine)
+    install_listener(Session)
+    install_listener(factory)  # the sessions of `factory` reach the listener twice
+    try:
+        with factory() as session, collect("/books", threshold=THRESHOLD) as collector:
+            for author in session.scalars(sa.select(Author)):
+                assert author.books
+        assert [g.count for g in collector.lazy.values()] == [10]
+    finally:
+        remove_listener(factory)
+
+
+def test_the_query_to_change_is_learned_from_the_first_n_plus_one(sqlite_url: str) -> None:
+    """Top-level queries record their call site only once their mapper fed an N+1 (fresh
+    mappers here); test guards record every one from the start."""
+
+    class Fresh(DeclarativeBase):
+        pass
+
+    class Shelf(Fresh):
+        __tablename__ = "f_shelves"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        items: Mapped[list[Item]] = relationship()
+
+    class Item(Fresh):
+        __tablename__ = "f_items"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        shelf_id: Mapped[int] = mapped_column(ForeignKey("f_shelves.id"))
+
+    eng = sa.create_engine(sqlite_url)
+    Fresh.metadata.create_all(eng)
+    with Session(eng) as session:
+        session.add_all(Shelf(id=i, items=[Item()]) for i in range(8))
+        session.commit()
+    recorder = QueryRecorder(eng, slow_query_ms=1e9)
+    install_listener(Session)
+
+    def page() -> list[Finding]:
+        with Session(eng) as session, collect("/shelves", threshold=THRESHOLD) as collector:
+            shelves = session.scalars(sa.select(Shelf)).all()  # the query to change
+            session.scalar(sa.select(sa.func.count()).select_from(Shelf))  # not it: a count
+            assert all(shelf.items for shelf in shelves)
+        return findings(collector, THRESHOLD)
+
+    query_line = inspect.getsourcelines(page)[1] + 2
+    try:
+        [first] = page()
+        assert first.query_site is None  # not known yet: this request taught it
+        [second] = page()
+        assert second.query_site == f"{_HERE}:{query_line} in page"
+        assert second.describe().endswith(
+            f"fix: .options(selectinload(Shelf.items)) on the query at {second.query_site}"
+        )
+        log = FindingsLog()
+        log.add([first])
+        log.add([second])
+        assert log.all()[0].finding.query_site == second.query_site  # filled in later
+    finally:
+        recorder.close()
+        eng.dispose()
+
+
+def test_unwatched_sessions_are_not_analysed(engine: sa.Engine) -> None:
+    state = QueriesState(explain=False)
+    factory = sessionmaker(engine)
+    state.watch_sessions(factory)
+    assert is_watched(factory) and state.sessions == [factory]
+    state.unwatch_sessions(factory)
+    state.unwatch_sessions(factory)  # idempotent
+    assert not is_watched(factory) and state.sessions == []
+
+
+def test_the_findings_log_remembers_which_sites_are_known() -> None:
+    """Requests skip the stack walks for sites an earlier request recorded."""
+    log = FindingsLog(capacity=2)
+    mapper = Author.__mapper__
+
+    def lazy(endpoint: str, callsite: str | None, query_site: str | None) -> Finding:
+        return Finding(
+            LAZY_LOAD, "Author.books", 10, 1.0, callsite, "selectinload(Author.books)",
+            "selectinload", endpoint, None, query_site,
+        )  # fmt: skip
+
+    assert not log.knows_callsite("/a", "Author.books")
+    log.add([lazy("/a", "app.py:3", None)], {"Author.books": mapper})
+    assert log.knows_callsite("/a", "Author.books") and not log.knows_callsite("/b", "Author.books")
+    assert log.wants_query_site("/a", mapper) and not log.wants_query_site("/b", mapper)
+    log.add([lazy("/a", None, "app.py:1 in page")], {"Author.books": mapper})  # learned
+    assert not log.wants_query_site("/a", mapper)
+    assert log.all()[0].finding.callsite == "app.py:3"  # the first sighting's, kept
+    log.add([lazy("/b", "b.py:1", None), lazy("/c", "c.py:1", None)])  # evicts /b or /a
+    assert len(log) == 2
+    assert sum(log.knows_callsite(e, "Author.books") for e in ("/a", "/b", "/c")) == 2

@@ -3,9 +3,11 @@
 Variants, all returning the same ~2 KB JSON-able value (a page of 20 rows):
 - ``raw GET + json.loads``: redis-py GET of the encoded value plus decode — the floor for any
   Redis cache (one round trip);
-- Turbina on Redis: a hit through ``@cached`` (key from the bound arguments, one EVALSHA that
-  returns the value only if its stamps are current and counts the hit, decode);
-- Turbina on the memory backend (same semantics, in process), 2 KB and small values;
+- Turbina on Redis: a hit through ``@cached`` (key from the bound arguments, one MGET of the
+  entry and the stamps it must carry — generation, context, tables — compared in process,
+  decode; the hit is counted in process and flushed in the background);
+- Turbina on the memory backend (same semantics, in process), 2 KB and small values, beside
+  ``json.loads`` of the same values (what any JSON-stored cache pays to decode);
 - Flask-Caching ``@memoize`` (RedisCache) and dogpile.cache ``get_or_create`` (redis), for scale.
 
 Each variant runs in interleaved rounds; the median per-call time of each round is taken and
@@ -68,7 +70,7 @@ def build_variants(
     client.set(raw_key, encoded, ex=600)
     variants["raw GET + json.loads"] = lambda: json.loads(client.get(raw_key))  # type: ignore[arg-type]
 
-    redis_cache = TurbinaCache(RedisBackend(redis.Redis.from_url(url), prefix))
+    redis_cache = TurbinaCache(RedisBackend(redis.Redis.from_url(url), prefix), {"dashboards": 600})
     cleanups.append(redis_cache.close)
 
     @redis_cache.cached("dashboards", depends_on=[])
@@ -82,7 +84,7 @@ def build_variants(
     variants["turbina redis hit"] = lambda: turbina_redis(1)
     variants["turbina redis hit (2 table stamps)"] = lambda: turbina_redis_tables(1)
 
-    memory_cache = TurbinaCache(MemoryBackend())
+    memory_cache = TurbinaCache(MemoryBackend(), {"dashboards": 600})
 
     @memory_cache.cached("dashboards", depends_on=[])
     def turbina_memory(page: int) -> list[dict[str, Any]]:
@@ -94,6 +96,9 @@ def build_variants(
 
     variants["turbina memory hit (2 KB)"] = lambda: turbina_memory(1)
     variants["turbina memory hit (small)"] = lambda: turbina_memory_small(1)
+    small_encoded = json.dumps({"total": 10, "pages": 1})
+    variants["json.loads alone (2 KB)"] = lambda: json.loads(encoded)
+    variants["json.loads alone (small)"] = lambda: json.loads(small_encoded)
 
     try:
         from flask import Flask
@@ -189,7 +194,10 @@ def run(url: str, rounds: int, calls: int) -> dict[str, Any]:
         "rounds": rounds,
         "calls_per_round": calls,
         "batch": batch,
-        "targets": {"turbina redis hit": "<= 1.3x raw", "turbina memory hit": "<= 10 us"},
+        "targets": {
+            "turbina redis hit": "<= 1.1x raw",
+            "turbina memory hit": "<= 5 us small, <= 12 us 2 KB",
+        },
         "results": rows,
     }
 
@@ -211,7 +219,13 @@ def markdown(report: dict[str, Any]) -> str:
         f"| {r['variant']} | {r['median_us']:.2f} | {r['best_us']:.2f} | {r['ratio_to_raw']:.2f}x |"
         for r in report["results"]
     ]
-    lines += ["", "Targets: Turbina Redis hit <= 1.3x raw; Turbina memory hit <= 10 µs.", ""]
+    lines += [
+        "",
+        "Targets: Turbina Redis hit <= 1.1x raw; Turbina memory hit <= 5 µs (small) and "
+        "<= 12 µs (2 KB). On a loaded machine read the memory rows against the `json.loads "
+        "alone` rows measured in the same run.",
+        "",
+    ]
     return "\n".join(lines)
 
 

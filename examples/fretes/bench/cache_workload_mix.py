@@ -62,8 +62,11 @@ def build_pages(
     reference: Any,
 ) -> list[tuple[str, str, Callable[..., Any], Callable[[random.Random], tuple[Any, ...]]]]:
     """(name, context, data function, argument generator) of the cached pages."""
-    from fretes.views import faturamento, fretes_consulta, monitoramento, pedidos
-    from fretes.views.optimized import embarques, entregas, relatorios
+    from fretes.access import optimized as embarques
+    from fretes.access import optimized as entregas
+    from fretes.access import optimized as relatorios
+    from fretes.domain import faturamento, monitoramento, pedidos
+    from fretes.domain import fretes as fretes_consulta
 
     day = reference.isoformat()
 

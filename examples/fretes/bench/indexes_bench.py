@@ -2,10 +2,13 @@
 
 One run, same data, same workload: the six slow pages of ``fretes`` are requested through the
 Flask test client with the query recorder on (parameters planned by ``bench.workload`` from
-the data), one captured workload per page. For each index set the page workloads are replayed
-(every captured statement with its sample parameters, median of ``--runs``, times its calls)
-and the set's size is measured. The advisor is timed on the combined workload; by default its
-storage budget is the size of the seed's set (same storage, who is faster?).
+the data), one captured workload per page; the 5 % write mix (``bench.workload``'s write
+requests) is captured the same way on a scratch copy of the dataset. For each index set the
+page workloads are replayed (every captured statement with its sample parameters, median of
+``--runs``, times its calls), the set's size is measured, and so is its write cost: the
+captured writes replayed in a transaction that is rolled back, Σ calls × median, scaled to
+5 % of the requests. The advisor is timed on the combined workload (reads and writes); by
+default its storage budget is the size of the seed's set (same storage, who is faster?).
 
     python -m bench.indexes_bench --scale real --db both
     python -m bench.indexes_bench --scale large --db postgresql --capture-scale real --rounds 1
@@ -18,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +35,21 @@ from turbina.indexes import (
     DEFAULT_MIN_IMPROVEMENT,
     Advice,
     WorkloadQuery,
+    WriteLoad,
     advise_workload,
     create_sql,
     from_samples,
     from_sql_file,
     time_workload,
+    writes_from_samples,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 FALLBACK_WORKLOAD = ROOT / "bench" / "workloads" / "fretes.sql"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+WRITE_SHARE = 0.05  # of the requests: the workload's default write mix
+WRITE_REQUESTS = 60  # write requests captured (their calls are scaled to WRITE_SHARE)
 
 # The seed's indices_criticos.sql, as it would have to be written to run at all: the three
 # CURRENT_DATE predicates (rejected by PostgreSQL: not IMMUTABLE) pinned by hand to fixed
@@ -84,9 +93,10 @@ def ensure_dataset(db: str, scale: str, pg_admin: str) -> str:
         url = sa.make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
     engine = sa.create_engine(url)
     try:
-        filled = sa.inspect(engine).has_table("entregas_monitoradas") and bool(
-            engine.connect().execute(sa.text("SELECT count(*) FROM entregas_monitoradas")).scalar()
-        )
+        with engine.connect() as conn:
+            filled = sa.inspect(conn).has_table("entregas_monitoradas") and bool(
+                conn.execute(sa.text("SELECT count(*) FROM entregas_monitoradas")).scalar()
+            )
     finally:
         engine.dispose()
     if not filled:
@@ -129,6 +139,114 @@ def capture(url: str, per_page: int, seed: int = 42) -> dict[str, list[WorkloadQ
             pages[label] = [_labelled(q, label) for q in from_samples(samples)]
     state.queries.close()
     return pages
+
+
+@dataclass(frozen=True)
+class CapturedWrite:
+    """One recorded write statement with its sample parameters and scaled calls."""
+
+    sql: str
+    params: Any
+    calls: float
+
+
+def scratch_copy(db: str, url: str, pg_admin: str) -> str:
+    """A throw-away copy of the dataset at ``url`` (the write capture changes data)."""
+    if db == "sqlite":
+        source = Path(sa.make_url(url).database or "")
+        target = source.with_name(source.stem + "-writes.db")
+        shutil.copyfile(source, target)
+        return f"sqlite:///{target}"
+    name = f"{sa.make_url(url).database}_writes"
+    admin = sa.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{sa.make_url(url).database}"')
+    admin.dispose()
+    return sa.make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_scratch(db: str, url: str, pg_admin: str) -> None:
+    if db == "sqlite":
+        Path(sa.make_url(url).database or "").unlink(missing_ok=True)
+        return
+    admin = sa.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)')
+    admin.dispose()
+
+
+def capture_writes(
+    url: str, page_requests: int, seed: int = 7
+) -> tuple[list[WriteLoad], list[CapturedWrite]]:
+    """The write mix: ``WRITE_REQUESTS`` write requests (recorder on), their statements'
+    calls scaled so that writes are ``WRITE_SHARE`` of ``page_requests`` + writes."""
+    from bench.catalog import build_catalog
+    from bench.workload import Workload
+    from fretes.app import create_app
+    from fretes.datagen import DEMO_PASSWORD
+    from turbina import Turbina
+
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "FRETES_TURBINA": False})
+    state = Turbina(cache_backend="null", explain=False, server_timing=False).init_app(app)
+    workload = Workload(build_catalog(url, DEMO_PASSWORD), write_ratio=1.0)
+    rng = random.Random(seed)
+    sent = 0
+    with app.test_client() as client:
+        account = workload.pick_account(rng)
+        client.post("/login", json=workload.login_body(account))
+        state.queries.reset()
+        while sent < WRITE_REQUESTS:
+            planned = workload.next_request(rng, account)
+            if not planned.is_write:
+                account = workload.pick_account(rng)
+                client.post("/login", json=workload.login_body(account))
+                continue
+            response = client.open(planned.path, method=planned.method, json=planned.json)
+            if response.status_code >= 400:
+                raise RuntimeError(f"{planned.label} answered {response.status_code}")
+            sent += 1
+        samples = state.queries.workload_samples()
+    state.queries.close()
+    scale = page_requests * WRITE_SHARE / (1.0 - WRITE_SHARE) / WRITE_REQUESTS
+    loads = [
+        WriteLoad(w.table, w.kind, w.calls * scale, w.rows, w.columns, w.source)
+        for w in writes_from_samples(samples)
+    ]
+    replay = [
+        CapturedWrite(str(s.statement), s.parameters, s.calls * scale)
+        for s in samples
+        if str(s.statement).lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    return loads, replay
+
+
+def time_writes(engine: sa.Engine, writes: list[CapturedWrite], runs: int) -> float:
+    """Σ calls × median time (ms) of the captured writes, each run rolled back."""
+    total = 0.0
+    with engine.connect() as conn:
+        raw: Any = conn.connection.dbapi_connection
+        for write in writes:
+            samples = []
+            for _ in range(runs):
+                cursor = raw.cursor()
+                cursor.execute("SAVEPOINT bench_w")
+                started = time.perf_counter()
+                batch = (
+                    isinstance(write.params, list)
+                    and write.params
+                    and isinstance(write.params[0], tuple | dict | list)
+                )
+                if batch:
+                    cursor.executemany(write.sql, write.params)
+                else:
+                    cursor.execute(write.sql, write.params or ())
+                samples.append((time.perf_counter() - started) * 1000.0)
+                cursor.execute("ROLLBACK TO SAVEPOINT bench_w")
+                cursor.close()
+            total += write.calls * statistics.median(samples)
+        raw.rollback()
+    return total
 
 
 def _labelled(query: WorkloadQuery, label: str) -> WorkloadQuery:
@@ -227,6 +345,12 @@ def run_db(
     # At `large` the naive pages' N+1 loads make capturing slow: capture the same pages on a
     # smaller dataset (same generator, same vocabularies) and replay their statements here.
     capture_url = ensure_dataset(db, capture_scale, pg_admin) if capture_scale else url
+    scratch = scratch_copy(db, capture_url, pg_admin)
+    try:
+        write_loads, write_replay = capture_writes(scratch, per_page * 6)
+    finally:
+        drop_scratch(db, scratch, pg_admin)
+    _say(f"{db}: {len(write_replay)} write statements captured (5 % write mix)")
     engine = sa.create_engine(url)
     drop_extra_indexes(engine)
     if db == "postgresql":
@@ -251,6 +375,7 @@ def run_db(
         budget=budget or f"{seed_bytes}b",
         min_improvement=min_improvement,
         progress=_say,
+        writes=write_loads,
     )
     advising_s = time.perf_counter() - started
     _say(f"{db}: advised {len(advice.specs)} indexes in {advising_s:.1f} s")
@@ -260,6 +385,7 @@ def run_db(
         "advisor": [create_sql(s, engine.dialect.name, if_not_exists=True) for s in advice.specs],
     }
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in sets}
+    write_ms: dict[str, list[float]] = {name: [] for name in sets}
     sizes: dict[str, int] = {}
     for round_no in range(rounds):
         order = list(sets)[round_no % 3 :] + list(sets)[: round_no % 3]  # rotate: cancels drift
@@ -269,7 +395,11 @@ def run_db(
             sizes[name] = index_bytes(engine, names)
             measure(engine, pages, 1)  # warm-up pass
             samples[name].append(measure(engine, pages, runs))
-            _say(f"{db} round {round_no + 1} {name}: {sum(samples[name][-1].values()):.1f} ms")
+            write_ms[name].append(time_writes(engine, write_replay, runs))
+            _say(
+                f"{db} round {round_no + 1} {name}: {sum(samples[name][-1].values()):.1f} ms, "
+                f"writes {write_ms[name][-1]:.1f} ms"
+            )
     drop_extra_indexes(engine)
     engine.dispose()
     result: dict[str, Any] = {
@@ -279,15 +409,18 @@ def run_db(
         "statements": len(combined),
         "runs": runs,
         "rounds": rounds,
+        "write_statements": len(write_replay),
         "sets": {},
     }
     for name in sets:
         page_ms = {page: statistics.median(r[page] for r in samples[name]) for page in pages}
         result["sets"][name] = {
             "pages_ms": page_ms,
+            "rounds_pages_ms": samples[name],
             "total_ms": statistics.median(sum(r.values()) for r in samples[name]),
             "index_bytes": sizes[name],
             "indexes": len(sets[name]),
+            "write_ms": statistics.median(write_ms[name]),
         }
     result["sets"]["advisor"].update(_advice_summary(advice, advising_s, min_improvement))
     return result
@@ -301,8 +434,12 @@ def _advice_summary(advice: Advice, seconds: float, min_improvement: float) -> d
         "rounds": advice.rounds,
         "stopped": advice.stopped,
         "budget_bytes": advice.budget,
+        "estimated_bytes": advice.total_size,
+        "estimated_write_cost": advice.write_cost,
+        "cost_unit": advice.cost_unit,
         "ddl": [create_sql(r.spec, advice.dialect, True, True) for r in advice.recommendations],
         "notes": advice.notes,
+        "skipped": [f"{s.source}: {s.reason}" for s in advice.skipped],
     }
 
 
@@ -316,31 +453,50 @@ def markdown(results: list[dict[str, Any]]) -> str:
             "",
             f"Workload: {res['workload']}, {res['statements']} statements. Page time = Σ over its "
             f"statements of calls × median of {res['runs']} replays (ms); median of {res['rounds']} "
-            "interleaved rounds.",
+            "interleaved rounds; the range is advisor / seed in each round (the spread of the noise).",
             "",
-            "| page | none | seed | advisor | advisor / seed |",
-            "|---|---:|---:|---:|---:|",
+            "| page | none | seed | advisor | advisor / seed | per-round range |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for page in sets["none"]["pages_ms"]:
             n, s, a = (sets[k]["pages_ms"][page] for k in ("none", "seed", "advisor"))
+            ratios = [
+                r_a[page] / r_s[page]
+                for r_a, r_s in zip(
+                    sets["advisor"].get("rounds_pages_ms", []),
+                    sets["seed"].get("rounds_pages_ms", []),
+                    strict=False,
+                )
+                if r_s[page]
+            ]
+            spread = f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else ""
             lines.append(
-                f"| {page} | {n:.1f} | {s:.1f} | {a:.1f} | {a / s if s else float('nan'):.2f} |"
+                f"| {page} | {n:.1f} | {s:.1f} | {a:.1f} | {a / s if s else float('nan'):.2f} | {spread} |"
             )
         lines.append(
             "| **total** | "
             + " | ".join(f"{sets[k]['total_ms']:.1f}" for k in ("none", "seed", "advisor"))
-            + f" | {sets['advisor']['total_ms'] / sets['seed']['total_ms']:.2f} |"
+            + f" | {sets['advisor']['total_ms'] / sets['seed']['total_ms']:.2f} | |"
         )
-        lines += ["", "| set | indexes | size (bytes) |", "|---|---:|---:|"]
         lines += [
-            f"| {k} | {sets[k]['indexes']} | {sets[k]['index_bytes']:,} |"
+            "",
+            f"Write cost: the {res.get('write_statements', 0)} captured write statements of the "
+            "5 % write mix, replayed and rolled back (Σ calls × median, ms).",
+            "",
+            "| set | indexes | size (bytes) | write cost (ms) |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {k} | {sets[k]['indexes']} | {sets[k]['index_bytes']:,} | {sets[k].get('write_ms', 0):.1f} |"
             for k in ("none", "seed", "advisor")
         ]
         adv = sets["advisor"]
         lines += [
             "",
-            f"Advising: {adv['advising_s']} s ({adv['backend']}, {adv['rounds']} rounds, {adv['stopped']}), "
-            f"budget {adv['budget_bytes']:,} bytes, min improvement {adv['min_improvement']:g}. "
+            f"Advising: {adv['advising_s']} s ({adv['backend']}, {adv['rounds']} rounds, stopped by the {adv['stopped']}), "
+            f"budget {adv['budget_bytes']:,} bytes (estimated size {adv.get('estimated_bytes', 0):,}, "
+            f"built {sets['advisor']['index_bytes']:,}), min improvement {adv['min_improvement']:g}; "
+            f"estimated write cost {adv.get('estimated_write_cost', 0):,.1f} {adv.get('cost_unit', '')}. "
             "Advised:",
             "",
         ]
@@ -355,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-page", type=int, default=6, help="Requests per page when capturing.")
     parser.add_argument("--runs", type=int, default=5, help="Replays per statement (median).")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="Interleaved rounds per set (median)."
+        "--rounds", type=int, default=5, help="Interleaved rounds per set (median)."
     )
     parser.add_argument("--budget", help="Advisor budget (default: the seed set's size).")
     parser.add_argument(

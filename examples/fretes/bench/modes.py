@@ -2,7 +2,8 @@
 
 Every page request of a run carries its ``X-Fretes-Mode``; here the samples are grouped per
 page and mode, the cached and optimized forms are set against the naive one (p50 and p95
-ratios), and the cache's hit rate per context is shown next to them.
+ratios), and the cache's hit rate per context is shown next to them. Which context serves a
+page comes from the app's own table (``fretes.access.cached.CACHED_FUNCTIONS``).
 
 ``bench.report`` imports this module lazily (it imports ``bench.report``).
 """
@@ -18,6 +19,7 @@ from bench.report import _fmt as fmt
 from bench.report import page_stats
 from bench.samples import Sample
 from bench.workload import PAGES
+from fretes.access.cached import CACHED_FUNCTIONS
 
 MODE_ORDER = ("naive", "optimized", "cached")
 BASE_MODE = "naive"
@@ -32,7 +34,10 @@ MODE_TABLE_HEADER = (
     "db ms/req",
     "app ms/req",
     "errors",
+    "cache context",
 )
+# Page label -> the cache context of its cached data function (pages not cached: absent).
+PAGE_CONTEXTS = {spec.label: spec.context for spec in CACHED_FUNCTIONS}
 
 
 def _mode_key(mode: str) -> tuple[int, str]:
@@ -89,14 +94,17 @@ def ratios(
 
 def mode_table(section: Mapping[str, Any]) -> str:
     """``page | mode | requests | p50 | p95 | p99 | queries/req | db ms/req | app ms/req |
-    errors``; app ms is the server's own time (no queueing), from ``Server-Timing``."""
+    errors | cache context``; app ms is the server's own time (no queueing), from
+    ``Server-Timing``; the context is the one serving the page's cached form."""
     lines = ["| " + " | ".join(MODE_TABLE_HEADER) + " |", "|" + "---|" * len(MODE_TABLE_HEADER)]
     for label, by_mode in section["pages"].items():
         for mode, row in by_mode.items():
+            context = PAGE_CONTEXTS.get(label, "–") if mode == "cached" else "–"
             lines.append(
                 f"| `{label}` | {mode} | {row['requests']} | {fmt(row['p50_ms'])} | "
                 f"{fmt(row['p95_ms'])} | {fmt(row['p99_ms'])} | {fmt(row['queries_per_req'])} | "
-                f"{fmt(row['db_ms_per_req'])} | {fmt(row['app_ms_per_req'])} | {row['errors']} |"
+                f"{fmt(row['db_ms_per_req'])} | {fmt(row['app_ms_per_req'])} | {row['errors']} | "
+                f"{context} |"
             )
     return "\n".join(lines)
 

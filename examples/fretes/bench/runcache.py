@@ -18,9 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from fretes.access.cached import CONTEXT_NAMES
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# The contexts of fretes.views.cached, in report order.
-CONTEXTS = ("entregas", "embarques", "faturamento", "dashboards")
+# The contexts of the cached form's table, in report order.
+CONTEXTS = CONTEXT_NAMES
 _CLEANUP_BATCH = 500
 
 

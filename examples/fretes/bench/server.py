@@ -3,11 +3,18 @@
 gunicorn with several workers, like the real deployment (4 workers x 2 threads there; 2 x 2
 by default here, the machine has 2 cores), so the benchmark sees real process boundaries:
 per-worker connection pools and caches, and the OS scheduling them.
+
+The server is configured as a benchmark server: ``FRETES_MODE_HEADER=1`` (page requests pick
+their form with ``X-Fretes-Mode``, which a production server ignores), ``Server-Timing`` on
+every answer (``TURBINA_SERVER_TIMING=1``: the harness reads it), and a session secret
+shared by every worker — ``FRETES_SECRET_KEY`` from the environment, else one generated once
+into ``instance/bench-secret-key`` (mode 0600) and reused by later runs.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,11 +27,40 @@ from types import TracebackType
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_PATH = "/login"
+SECRET_FILE = ROOT / "instance" / "bench-secret-key"
 LOG_TAIL_CHARS = 3000
 
 
 class ServerError(RuntimeError):
     """gunicorn did not start or did not answer in time."""
+
+
+def bench_secret_key(path: Path = SECRET_FILE) -> str:
+    """``FRETES_SECRET_KEY`` when set, else the secret stored at ``path`` (created on first
+    use, readable by the owner only)."""
+    given = os.environ.get("FRETES_SECRET_KEY")
+    if given:
+        return given
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another run created it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(32))
+    return path.read_text(encoding="ascii").strip()
+
+
+def benchmark_env() -> dict[str, str]:
+    """The settings that make `fretes` a benchmark server."""
+    return {
+        "FRETES_MODE_HEADER": "1",
+        "FRETES_SECRET_KEY": bench_secret_key(),
+        # The harness reads each answer's query count and DB time from this header.
+        "TURBINA_SERVER_TIMING": "1",
+    }
 
 
 def free_port() -> int:
@@ -90,6 +126,7 @@ class Server:
             raise ServerError("server already started")
         self.port = free_port()
         env = dict(os.environ)
+        env.update(benchmark_env())
         env.update(self.extra_env)
         env["DATABASE_URL"] = self.database_url
         self._log = self.log_path or Path(os.devnull)

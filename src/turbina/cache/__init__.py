@@ -1,7 +1,8 @@
 """Context cache with automatic invalidation: fresh after a commit, shared stats, fails open.
 
 Framework-free: ``TurbinaCache(backend, contexts)`` is the policy (``region``), backends are
-plug-ins behind ``CacheBackend``. The Flask decorators (``turbina.cached``,
+plug-ins behind ``CacheBackend``; ``scoped``/``depends_on_rows`` declare dependencies finer
+than a table (``scopes``). The Flask decorators (``turbina.cached``,
 ``turbina.cached_view``) live in ``turbina.flask.cache``.
 """
 
@@ -17,7 +18,10 @@ _EXPORTS = {
     "MemoryBackend": "turbina.cache.backends.memory",
     "NullBackend": "turbina.cache.backends.null",
     "RedisBackend": "turbina.cache.backends.redis",
+    "Scope": "turbina.cache.scopes",
     "TurbinaCache": "turbina.cache.region",
+    "depends_on_rows": "turbina.cache.scopes",
+    "scoped": "turbina.cache.scopes",
     "register_dataclass": "turbina.cache.codec",
 }
 
@@ -32,3 +36,4 @@ if TYPE_CHECKING:
     from turbina.cache.backends.redis import RedisBackend
     from turbina.cache.codec import register_dataclass
     from turbina.cache.region import TurbinaCache
+    from turbina.cache.scopes import Scope, depends_on_rows, scoped

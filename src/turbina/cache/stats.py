@@ -1,10 +1,11 @@
 """Per-context counters batched to the shared store, and error logging at a bounded rate.
 
-Every event (hits, misses, stale reads prevented, lock waits, errors, bytes stored, oversize
-values, bypassed calls) is counted in process and added to the shared counters (HINCRBY,
-one pipeline for all contexts) at most once a second, and whenever ``stats()`` is read. So
-the read path costs no extra round trip, and the shared numbers lag by at most about a second
-per process. While the store is down the counts stay in the buffer, which is bounded by the
+Every event (hits, misses by cause, values not stored by reason, bypassed calls, lock waits,
+errors, bytes stored) is counted in process and added to the shared counters (HINCRBY, one
+pipeline for all contexts) by the background thread (``background``) about once a second,
+whenever ``stats()`` is read, and at interpreter exit. So the read path never waits on the
+store, an idle process still delivers its counts, and an exiting one does not lose its last
+second. While the store is down the counts stay in the buffer, which is bounded by the
 number of contexts times the number of fields.
 """
 
@@ -15,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from turbina.cache import background
+
 __all__ = ["LocalCounters", "RateLimitedLog"]
 
 _FLUSH_INTERVAL_S = 1.0
@@ -24,30 +27,54 @@ _MAX_CONTEXTS = 1000
 class LocalCounters:
     """Counters waiting to be added to the shared ones."""
 
-    def __init__(self, flush: Callable[[Mapping[str, Mapping[str, int]]], None]) -> None:
+    def __init__(
+        self,
+        flush: Callable[[Mapping[str, Mapping[str, int]]], None],
+        interval_s: float = _FLUSH_INTERVAL_S,
+    ) -> None:
         self._flush = flush
+        self._interval_s = interval_s
         self._lock = threading.Lock()
         self._pending: dict[str, dict[str, int]] = {}
-        self._next_flush = time.monotonic() + _FLUSH_INTERVAL_S
+        self._next_flush = time.monotonic() + interval_s
+        background.register(self.tick, self.at_exit)
 
     def add(self, context: str, field: str, amount: int = 1) -> None:
-        """Count ``amount`` of ``field`` for ``context``; flush if the interval passed."""
+        """Count ``amount`` of ``field`` for ``context`` (never touches the store)."""
         with self._lock:
-            counters = self._pending.get(context)
+            pending = self._pending
+            counters = pending.get(context)
             if counters is None:
-                if len(self._pending) >= _MAX_CONTEXTS:
+                first = not pending
+                if len(pending) >= _MAX_CONTEXTS:
                     context = "_other"
-                counters = self._pending.setdefault(context, {})
+                counters = pending.setdefault(context, {})
+            else:
+                first = False
             counters[field] = counters.get(field, 0) + amount
-            due = time.monotonic() >= self._next_flush
-        if due:
+        if first:
+            background.wake()  # the thread may be idle: have it schedule the flush
+
+    def tick(self) -> float | None:
+        """Background job: flush when due; seconds until the next flush (None: nothing)."""
+        if not self._pending:
+            return None
+        now = time.monotonic()
+        if now >= self._next_flush:
             self.flush()
+            if not self._pending:
+                return None
+        return max(0.0, self._next_flush - time.monotonic())
+
+    def at_exit(self) -> None:
+        """Flush the last counts when the interpreter exits."""
+        self.flush()
 
     def flush(self) -> bool:
         """Send the buffered counts in one batch; keep them if the store fails."""
         with self._lock:
             pending, self._pending = self._pending, {}
-            self._next_flush = time.monotonic() + _FLUSH_INTERVAL_S
+            self._next_flush = time.monotonic() + self._interval_s
         if not pending:
             return True
         try:

@@ -1,285 +1,559 @@
-"""Tables written, collected at the cursor and bumped only after the transaction commits.
+"""Write tracking: the tables each transaction writes, bumped when its commit returns.
 
-Every write reaches the DBAPI cursor — ORM flushes, ORM bulk ``update()``/``delete()``, Core
-``insert()/update()/delete()`` and raw SQL alike — so one ``before_cursor_execute`` listener
-sees them all: a statement that does not start with SELECT has its verb and target table
-parsed cheaply (regex; sqlglot for ``WITH ...`` writes). Tables are kept per DBAPI connection
-until the transaction ends: the connection ``commit`` event (which fires just *before* the
-DBAPI commit) moves them to this thread's "committed" list, and that list is bumped right
-after the commit returns — by the Session's ``after_commit``, the pool's ``checkin`` or the
-next statement, transaction or cached call in this thread, whichever comes first. A
-rollback discards them. AUTOCOMMIT connections bump after each write.
+One ``EngineTracker`` per engine the cache is given, nothing on SQLAlchemy's classes:
 
-A thread holding uncommitted writes (a connection with pending tables, or an ORM session
-with new, dirty or deleted objects) must bypass the cache: ``has_uncommitted_writes()``.
+- **The cursor hook.** Every statement (ORM flush, bulk, Core, ``text()``, driver SQL) goes
+  through the dialect's ``do_execute*`` methods. When the engine has a ``QueryRecorder`` the
+  tracker subscribes to the recorder's wrapper of those methods (one wrapper, shared); else it
+  wraps them itself. Per statement it costs one memo lookup (``statements.effect_of``) and a
+  context-variable read (``reads``); only writes do more.
+- **Pending writes per connection.** A write adds its tables — foreign-key actions and view
+  base tables included (``relations``) — to the DBAPI connection's ``info`` until its
+  transaction ends; this thread is marked as holding uncommitted writes (it bypasses the
+  cache: it must read its own writes).
+- **The commit.** The tracker wraps the dialect's ``do_commit`` / ``do_commit_twophase`` —
+  every commit path calls them (``Session.commit()``, ``Connection.commit()`` with the
+  connection left open, ``engine.begin()``, two-phase, the pool's reset-on-return) — and
+  bumps right after the DBAPI commit returns, before ``commit()`` returns to the caller. A
+  commit that raised is bumped too (its outcome is unknown). ``do_rollback*`` (including the
+  pool's reset on check-in) discards the pending tables. A write on a connection that is not
+  inside a transaction once it ran (AUTOCOMMIT, driver autocommit) is bumped at once, and so
+  is a ``COMMIT`` sent as SQL text.
+
+Wrapping chains safely: the tracker calls whatever the attribute held before it (another
+library's wrapper included), and on removal restores it only if its own wrapper is still the
+outermost; otherwise its wrapper stays in place and passes calls straight through.
+
+Not covered (the README's freshness contract): ``engine.raw_connection()`` / DBAPI cursors
+used directly, engines the cache was not given, triggers and functions that write other
+tables, and writes by other programs (see the PostgreSQL trigger bridge).
 """
 
 from __future__ import annotations
 
-import re
+import logging
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-import sqlglot
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
-from sqlalchemy.pool import Pool
-from sqlglot import exp
 
-from turbina.cache.stamps import table_name
-
-__all__ = ["WriteTracker", "shared_tracker", "written_tables"]
-
-_PENDING = "turbina.cache.pending"  # + id of the tracker: trackers must not share state
-_MAX_TABLES = 10_000
-_MAX_SESSIONS = 100  # per thread
-_TARGET = r"((?:\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)(?:\.(?:\"[^\"]+\"|`[^`]+`|[\w$]+))?)"
-_WRITE = re.compile(
-    r"^\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?(?:\s+ONLY)?"
-    r"|DELETE\s+FROM(?:\s+ONLY)?|TRUNCATE(?:\s+TABLE)?(?:\s+ONLY)?|MERGE\s+INTO"
-    r"|(?:DROP|ALTER)\s+TABLE(?:\s+IF\s+EXISTS)?)\s+" + _TARGET,
-    re.I,
+from turbina.cache import reads, statements
+from turbina.cache.relations import Relations
+from turbina.cache.scopes import (
+    TOKEN_MARK,
+    flush_begins,
+    flush_knows,
+    scope_token,
+    scoped_columns,
+    unknown_rows_token,
 )
-_ANY_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+" + _TARGET, re.I)
-_COMMENT = re.compile(r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*)+", re.S)
+from turbina.cache.stamps import table_name
+from turbina.cache.statements import NO_EFFECT, Effect, effect_of
+
+__all__ = [
+    "ALL_TABLES",
+    "EngineTracker",
+    "SessionWatcher",
+    "thread_has_uncommitted_writes",
+]
+
+log = logging.getLogger("turbina.cache")
+
+ALL_TABLES = "*"  # in a set of committed tables: the writes are unknown, bump everything
+_PENDING = "turbina.cache.pending"  # conn.info key: tables written in the open transaction
+_ATTR = "_turbina_cache_tracker"  # the dialect's EngineTracker
+_MAX_TABLES = 10_000
+_MAX_SESSIONS = 100  # weak references kept per thread
+_CURSOR = ("do_execute", "do_execute_no_params", "do_executemany")
 
 
-def written_tables(statement: str) -> frozenset[str]:
-    """Tables a statement writes; empty for reads. Cheap for the common cases."""
-    head = statement[:16].lstrip().upper()
-    if head.startswith(("SELECT", "PRAGMA", "SHOW", "EXPLAIN", "SAVEPOINT", "RELEASE", "BEGIN")):
-        return frozenset()
-    if head.startswith(("/*", "--")):
-        statement = _COMMENT.sub("", statement, count=1)
-        head = statement[:16].lstrip().upper()
-    match = _WRITE.match(statement)
-    if match:
-        return frozenset((table_name(match.group(1)),))
-    if head.startswith("WITH"):
-        try:
-            tree = sqlglot.parse_one(statement)
-            targets = [node.this for node in tree.find_all(exp.Insert, exp.Update, exp.Delete)]
-            names = {
-                table_name(t.name if isinstance(t, exp.Table) else t.find(exp.Table).name)
-                for t in targets
-                if isinstance(t, exp.Table) or (t is not None and t.find(exp.Table) is not None)
-            }
-            if names:
-                return frozenset(names)
-        except Exception:
-            pass
-        return frozenset(table_name(m) for m in _ANY_WRITE.findall(statement))
-    return frozenset()
+class _ThreadState(threading.local):
+    # A class-level default: reading it in a thread that never wrote raises nothing.
+    dirty: dict[int, Any] | None = None
 
 
-def _sessions_dirty(refs: list[weakref.ref[Session]]) -> bool:
-    for ref in refs:
-        session = ref()
-        if session is not None and (session.new or session.deleted or session.dirty):
+_local = _ThreadState()
+
+CursorHook = Callable[[Any, str, Any, Any], Callable[[], None] | None]
+
+
+def _dirty() -> dict[int, Any]:
+    dirty = _local.dirty
+    if dirty is None:
+        dirty = _local.dirty = {}
+    return dirty
+
+
+def thread_has_uncommitted_writes() -> bool:
+    """True if this thread wrote through a tracked engine and has not committed yet."""
+    dirty = _local.dirty
+    if not dirty:
+        return False
+    for key, info in list(dirty.items()):
+        if info.get(_PENDING):
             return True
+        del dirty[key]  # committed or rolled back by another thread, or the connection died
     return False
 
 
-def _autocommit(conn: Any) -> bool:
-    level = conn.get_execution_options().get("isolation_level") or getattr(
-        conn.dialect, "isolation_level", None
-    )
+def _in_transaction(dbapi: Any) -> bool | None:
+    return reads._in_transaction(dbapi)
+
+
+def _autocommit(context: Any) -> bool:
+    """SQLAlchemy's own view (for drivers that do not say whether a transaction is open)."""
+    conn = getattr(context, "root_connection", None)
+    options = getattr(context, "execution_options", None) or {}
+    level = options.get("isolation_level")
+    if level is None and conn is not None:
+        level = getattr(conn.dialect, "_on_connect_isolation_level", None)
     return level == "AUTOCOMMIT"
 
 
-class WriteTracker:
-    """Collects committed table writes and hands them to ``on_commit`` (stamp bumps)."""
+class _Wrapped:
+    """One method of a dialect instance, wrapped so that removal never breaks a chain."""
 
-    def __init__(self) -> None:
-        self._key = f"{_PENDING}.{id(self)}"
+    __slots__ = ("active", "dialect", "had_own", "name", "next", "wrapper")
+
+    def __init__(
+        self, dialect: Any, name: str, make: Callable[[Callable[..., Any], _Wrapped], Any]
+    ) -> None:
+        self.dialect = dialect
+        self.name = name
+        self.had_own = name in dialect.__dict__
+        self.next = getattr(dialect, name)
+        self.active = True
+        self.wrapper = make(self.next, self)
+        setattr(dialect, name, self.wrapper)
+
+    def remove(self) -> None:
+        """Restore what was there, if nobody wrapped over us; else become a pass-through."""
+        self.active = False
+        if self.dialect.__dict__.get(self.name) is self.wrapper:
+            if self.had_own:
+                setattr(self.dialect, self.name, self.next)
+            else:
+                del self.dialect.__dict__[self.name]
+
+
+class EngineTracker:
+    """The cache's hook on one engine: pending writes per connection, bumps at commit."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.dialect_name: str = engine.dialect.name
+        self.relations = Relations()
         self._subscribers: list[weakref.WeakMethod[Callable[[set[str]], None]]] = []
-        self._subscribers_lock = threading.Lock()
-        self._local = threading.local()
-        self._targets: list[Any] = []
-        self._engines: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._cursor: list[_Wrapped] = []
+        self._transaction: list[_Wrapped] = []
+        self._unsubscribe: Callable[[], None] | None = None
+        self._hook: list[CursorHook | None] = [None]
+        self.before_statement = self._make_hook()
 
-    def subscribe(self, callback: Callable[[set[str]], None]) -> None:
-        """Call the bound method ``callback`` with each set of committed tables. Held weakly:
-        a cache that is garbage-collected stops receiving, its tracker stays harmless."""
-        with self._subscribers_lock:
-            self._subscribers = [ref for ref in self._subscribers if ref() is not None]
-            self._subscribers.append(weakref.WeakMethod(callback))
+    # --- installation -------------------------------------------------------------------
+    @classmethod
+    def of(cls, engine: Any) -> EngineTracker | None:
+        """The tracker installed on ``engine``, if any."""
+        found: EngineTracker | None = engine.dialect.__dict__.get(_ATTR)
+        return found
+
+    @classmethod
+    def attach(cls, engine: Any, subscriber: Callable[[set[str]], None]) -> EngineTracker:
+        """The engine's tracker (installed on first use) with ``subscriber`` (a bound method,
+        held weakly) receiving each set of committed tables."""
+        tracker = cls.of(engine)
+        if tracker is None:
+            tracker = cls(engine)
+            tracker._install()
+            engine.dialect.__dict__[_ATTR] = tracker
+        tracker._add(subscriber)
+        return tracker
+
+    def _add(self, subscriber: Callable[[set[str]], None]) -> None:
+        with self._lock:
+            self._subscribers = [r for r in self._subscribers if r() is not None]
+            if not any(r() == subscriber for r in self._subscribers):
+                self._subscribers.append(weakref.WeakMethod(subscriber))
+
+    def detach(self, subscriber: Callable[[set[str]], None]) -> None:
+        """Stop delivering to ``subscriber``; with no subscriber left, uninstall entirely."""
+        with self._lock:
+            self._subscribers = [
+                r for r in self._subscribers if r() is not None and r() != subscriber
+            ]
+            empty = not self._subscribers
+        if empty:
+            self._uninstall()
+
+    def _install(self) -> None:
+        self._hook[0] = self.before_statement
+        recorder = getattr(self.dialect, "_turbina_recorder", None)
+        subscribe = getattr(recorder, "subscribe", None)
+        if subscribe is not None:
+            self._unsubscribe = subscribe(self.before_statement, on_close=self._recorder_closed)
+        else:
+            self._wrap_cursor()
+        dialect = self.dialect
+        self._transaction = [
+            _Wrapped(dialect, "do_commit", self._make_commit),
+            _Wrapped(dialect, "do_rollback", self._make_rollback),
+            _Wrapped(dialect, "do_commit_twophase", self._make_commit_twophase),
+            _Wrapped(dialect, "do_rollback_twophase", self._make_rollback_twophase),
+        ]
+
+    def _uninstall(self) -> None:
+        if self.dialect.__dict__.get(_ATTR) is self:
+            del self.dialect.__dict__[_ATTR]
+        self._hook[0] = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for wrapped in (*self._cursor, *self._transaction):
+            wrapped.remove()
+        self._cursor, self._transaction = [], []
+
+    def _recorder_closed(self) -> None:
+        # The recorder's wrapper (and our subscription with it) is gone: wrap the cursor
+        # methods ourselves so that writes stay tracked.
+        self._unsubscribe = None
+        if self._hook[0] is not None:
+            self._wrap_cursor()
+
+    def _wrap_cursor(self) -> None:
+        hook = self._hook
+
+        def make_execute(call_next: Callable[..., Any], wrapped: _Wrapped) -> Any:
+            def do_execute(
+                cursor: Any, statement: str, parameters: Any, context: Any = None
+            ) -> Any:
+                before = hook[0] if wrapped.active else None
+                after = before(cursor, statement, parameters, context) if before else None
+                try:
+                    return call_next(cursor, statement, parameters, context)
+                finally:
+                    if after is not None:
+                        after()
+
+            return do_execute
+
+        def make_no_params(call_next: Callable[..., Any], wrapped: _Wrapped) -> Any:
+            def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> Any:
+                before = hook[0] if wrapped.active else None
+                after = before(cursor, statement, None, context) if before else None
+                try:
+                    return call_next(cursor, statement, context)
+                finally:
+                    if after is not None:
+                        after()
+
+            return do_execute_no_params
+
+        self._cursor = [
+            _Wrapped(self.dialect, "do_execute", make_execute),
+            _Wrapped(self.dialect, "do_execute_no_params", make_no_params),
+            _Wrapped(self.dialect, "do_executemany", make_execute),
+        ]
+
+    # --- the cursor hook ----------------------------------------------------------------
+    def _make_hook(self) -> CursorHook:
+        """The per-statement hook, a closure over local names (it runs for every query)."""
+        current = reads._current.get
+        memo = statements._memo.get  # cleared in place when full: the bound method stays valid
+        classify = effect_of
+        no_effect = NO_EFFECT
+        on_effect = self._effect
+
+        def before_statement(
+            cursor: Any, statement: str, parameters: Any, context: Any
+        ) -> Callable[[], None] | None:
+            """Called before every statement: record reads, note writes. Never raises."""
+            try:
+                running = current()
+                if running is not None:
+                    running.observe(self, cursor, statement, context)
+                effect = memo(statement)
+                if effect is None:
+                    effect = classify(statement)
+                if effect is no_effect:
+                    return None
+                return on_effect(cursor, effect, context)
+            except Exception:
+                log.exception("turbina.cache: write tracking failed; the statement went on")
+                return None
+
+        return before_statement
+
+    def _effect(self, cursor: Any, effect: Effect, context: Any) -> Callable[[], None] | None:
+        info = _info_of_context(context)
+        if info is None:
+            return None
+        if effect.schema:
+            self.relations.mark_stale()
+        if effect.isolation:
+            info[reads.TXN_ISOLATION] = effect.isolation
+        if effect.tables or effect.unknown:
+            tables = self.relations.written(effect) if effect.tables else set()
+            for name in list(tables):
+                if scoped_columns(name) and not (name in effect.tables and flush_knows(name)):
+                    # Rows this write touches are not known: every scoped entry of the table.
+                    tables.add(TOKEN_MARK + unknown_rows_token(name))
+            if effect.unknown:
+                tables.add(ALL_TABLES)
+            pending = info.get(_PENDING)
+            if pending is None:
+                pending = info[_PENDING] = set()
+            if len(pending) + len(tables) > _MAX_TABLES:
+                pending.add(ALL_TABLES)
+            else:
+                pending.update(tables)
+            _dirty()[id(info)] = info
+
+            def after_write() -> None:
+                # Committed already (AUTOCOMMIT, driver autocommit): bump now.
+                in_txn = _in_transaction(getattr(cursor, "connection", None))
+                if in_txn is False or (in_txn is None and _autocommit(context)):
+                    self._ended(info, committed=True)
+
+            return after_write
+        if effect.ends:
+
+            def after_end() -> None:
+                if _in_transaction(getattr(cursor, "connection", None)) is not True:
+                    self._ended(info, committed=effect.ends == "commit")
+
+            return after_end
+        return None
+
+    # --- transaction ends ---------------------------------------------------------------
+    def _make_commit(self, call_next: Callable[..., Any], wrapped: _Wrapped) -> Any:
+        def do_commit(dbapi_connection: Any) -> Any:
+            try:
+                return call_next(dbapi_connection)
+            finally:
+                if wrapped.active:
+                    self._ended(_info_of(dbapi_connection), committed=True)
+
+        return do_commit
+
+    def _make_rollback(self, call_next: Callable[..., Any], wrapped: _Wrapped) -> Any:
+        def do_rollback(dbapi_connection: Any) -> Any:
+            try:
+                return call_next(dbapi_connection)
+            finally:
+                if wrapped.active:
+                    self._ended(_info_of(dbapi_connection), committed=False)
+
+        return do_rollback
+
+    def _make_commit_twophase(self, call_next: Callable[..., Any], wrapped: _Wrapped) -> Any:
+        def do_commit_twophase(connection: Any, xid: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return call_next(connection, xid, *args, **kwargs)
+            finally:
+                if wrapped.active:
+                    recover = kwargs.get("recover", args[1] if len(args) > 1 else False)
+                    if recover:  # a transaction prepared elsewhere: its writes are unknown
+                        self._deliver({ALL_TABLES})
+                    self._ended(_info_of(getattr(connection, "connection", None)), True)
+
+        return do_commit_twophase
+
+    def _make_rollback_twophase(self, call_next: Callable[..., Any], wrapped: _Wrapped) -> Any:
+        def do_rollback_twophase(connection: Any, xid: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return call_next(connection, xid, *args, **kwargs)
+            finally:
+                if wrapped.active:
+                    self._ended(_info_of(getattr(connection, "connection", None)), False)
+
+        return do_rollback_twophase
+
+    def _ended(self, info: Any, committed: bool) -> None:
+        if info is None:
+            return
+        try:
+            pending = info.pop(_PENDING, None)
+            info.pop(reads.TXN_ISOLATION, None)
+            dirty = _local.dirty
+            if dirty:
+                dirty.pop(id(info), None)
+            if pending and committed:
+                self._deliver(pending)
+        except Exception:
+            log.exception("turbina.cache: could not hand committed tables to the cache")
 
     def _deliver(self, tables: set[str]) -> None:
         for ref in list(self._subscribers):
             callback = ref()
             if callback is not None:
-                callback(tables)
+                try:
+                    callback(tables)
+                except Exception:
+                    log.exception("turbina.cache: a stamp bump raised")
 
-    # --- thread state -----------------------------------------------------------------
-    def _state(self) -> Any:
-        local = self._local
-        try:
-            local.committed  # noqa: B018 - cheaper than hasattr on the hot path
-        except AttributeError:
-            local.committed = set()
-            local.dirty = {}  # id(conn.info) -> conn.info with pending tables
-            local.sessions = []  # weak references to this thread's sessions (a plain list:
-            # checking it on every cached call must cost next to nothing)
-        return local
 
-    def flush_committed(self) -> None:
-        """Bump what this thread committed and has not bumped yet."""
-        state = self._state()
-        if state.committed:
-            tables, state.committed = state.committed, set()
-            self._deliver(tables)
+def _info_of(connection: Any) -> Any:
+    """``info`` of a pool connection (the ``ConnectionRecord``'s: it outlives checkouts)."""
+    try:
+        return connection.info if connection is not None else None
+    except Exception:
+        return None
 
-    def before_read(self) -> bool:
-        """Flush this thread's committed bumps; True if it holds uncommitted writes (bypass)."""
-        state = self._state()
-        if state.committed:
-            tables, state.committed = state.committed, set()
-            self._deliver(tables)
-        if state.dirty:
-            return True
-        if state.sessions:
-            return _sessions_dirty(state.sessions)
-        return False
 
-    def has_uncommitted_writes(self) -> bool:
-        """True if this thread holds writes that are not committed (bypass the cache)."""
-        state = self._state()
-        if state.dirty:
-            return True
-        if state.sessions:
-            return _sessions_dirty(state.sessions)
-        return False
+def _info_of_context(context: Any) -> Any:
+    conn = getattr(context, "root_connection", None)
+    if conn is None:
+        return None
+    try:
+        return conn.connection.info
+    except Exception:
+        return None
 
-    # --- engine events ----------------------------------------------------------------
-    def _before_cursor_execute(
-        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
-        state = self._state()
-        if state.committed:
-            self.flush_committed()
-        tables = written_tables(statement)
-        if not tables:
-            return
-        if _autocommit(conn):
-            state.committed.update(tables)
-            return
-        info = conn.info
-        pending = info.get(self._key)
-        if pending is None:
-            pending = info[self._key] = set()
-        if len(pending) < _MAX_TABLES:
-            pending.update(tables)
-        state.dirty[id(info)] = info
 
-    def _after_cursor_execute(self, conn: Any, *args: Any) -> None:
-        if self._state().committed:
-            self.flush_committed()
+class SessionWatcher:
+    """Whether this thread's sessions hold unflushed or flushed-but-uncommitted changes.
 
-    def _commit(self, conn: Any, *args: Any) -> None:
-        pending = conn.info.pop(self._key, None)
-        state = self._state()
-        state.dirty.pop(id(conn.info), None)
-        if pending:
-            state.committed.update(pending)
+    A ``scoped_session`` (Flask-SQLAlchemy's ``db.session``) is probed directly — its
+    registry knows this scope's session — so nothing is installed. A ``sessionmaker`` or a
+    ``Session`` subclass gets ``after_attach``/``after_begin`` listeners on that target only,
+    which remember (weakly) the sessions this thread used.
+    """
 
-    def _rollback(self, conn: Any, *args: Any) -> None:
-        conn.info.pop(self._key, None)
-        self._state().dirty.pop(id(conn.info), None)
-
-    def _checkin(self, dbapi_connection: Any, record: Any) -> None:
-        # Returned to the pool without a commit: the pool's reset rolls the writes back.
-        pending = record.info.pop(self._key, None) if record is not None else None
-        state = self._state()
-        if pending is not None and record is not None:
-            state.dirty.pop(id(record.info), None)
-        self.flush_committed()
-
-    # --- session events ---------------------------------------------------------------
-    def _session_seen(self, session: Session, *args: Any) -> None:
-        refs = self._state().sessions
-        for ref in refs:
-            if ref() is session:
-                break
-        else:
-            refs[:] = [ref for ref in refs if ref() is not None][-_MAX_SESSIONS + 1 :]
-            refs.append(weakref.ref(session))
-        if len(args) >= 2 and hasattr(args[1], "engine"):
-            self.track_engine(args[1].engine)
-
-    def _after_commit(self, session: Session) -> None:
-        self.flush_committed()
-
-    # --- installation -----------------------------------------------------------------
-    def track_engine(self, engine: Any) -> None:
-        """Listen to writes, commits and rollbacks of ``engine`` (or of every engine: ``Engine``)."""
-        if engine is not Engine and engine in self._engines:
-            return
-        if engine is not Engine:
-            self._engines.add(engine)
-        pool_target = Pool if engine is Engine else engine.pool
-        for name, fn, target in (
-            ("before_cursor_execute", self._before_cursor_execute, engine),
-            ("after_cursor_execute", self._after_cursor_execute, engine),
-            ("commit", self._commit, engine),
-            ("commit_twophase", self._commit, engine),
-            ("rollback", self._rollback, engine),
-            ("rollback_twophase", self._rollback, engine),
-            ("checkin", self._checkin, pool_target),
-        ):
-            event.listen(target, name, fn)
-            self._targets.append((target, name, fn))
-
-    def track_sessions(self, target: Any) -> None:
-        """Listen to a ``Session`` class, ``sessionmaker``, ``scoped_session`` or session."""
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self._local = threading.local()
+        self._listening: list[tuple[Any, str, Callable[..., None]]] = []
+        self._registry: Any = None
+        self._flush_target: Any = None
         if isinstance(target, scoped_session):
-            target = target.session_factory
-        for name, fn in (
-            ("after_attach", self._session_seen),
-            ("after_begin", self._session_seen),
-            ("after_commit", self._after_commit),
+            self._registry = target.registry
+        elif isinstance(target, sessionmaker) or (
+            isinstance(target, type) and issubclass(target, Session) and target is not Session
         ):
-            event.listen(target, name, fn)
-            self._targets.append((target, name, fn))
+            from sqlalchemy import event
 
-    def track(self, target: Any) -> None:
-        """Track an engine, a session factory, or (``None``) every engine and session."""
-        if target is None:
-            self.track_engine(Engine)
-            self.track_sessions(Session)
-        elif isinstance(target, Engine) or target is Engine:
-            self.track_engine(target)
-        elif isinstance(target, Session | sessionmaker | scoped_session) or (
-            isinstance(target, type) and issubclass(target, Session)
-        ):
-            self.track_sessions(target)
+            for name in ("after_attach", "after_begin"):
+                event.listen(target, name, self._seen)
+                self._listening.append((target, name, self._seen))
         else:
             raise TypeError(
-                f"cannot track writes of {type(target).__name__}: pass an Engine, a Session, "
-                "a sessionmaker, a scoped_session, or None for all of them"
+                f"cannot watch sessions of {target!r}: pass a scoped_session (db.session), a "
+                "sessionmaker or a Session subclass of your own (never SQLAlchemy's Session)"
             )
 
+    def listen_to_flushes(self) -> None:
+        """Report the scope values of the rows each flush writes (installed only once some
+        cached function declares a scope: ``scopes``)."""
+        if self._flush_target is not None:
+            return
+        from sqlalchemy import event
+
+        target = (
+            self.target.session_factory if isinstance(self.target, scoped_session) else self.target
+        )
+        self._flush_target = target
+        for name, fn in (("before_flush", self._before_flush), ("after_flush", self._after_flush)):
+            event.listen(target, name, fn)
+            self._listening.append((target, name, fn))
+
+    def _before_flush(self, session: Session, *args: Any) -> None:
+        tables = set()
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            for table in _mapper_tables(obj):
+                if scoped_columns(table):
+                    tables.add(table)
+        flush_begins(session, frozenset(tables))
+
+    def _after_flush(self, session: Session, flush_context: Any) -> None:
+        # Every state the unit of work wrote (orphans deleted by the flush included), with
+        # the old and new values of the scoped columns: attribute history is still there.
+        try:
+            per_connection: dict[int, tuple[Any, set[str]]] = {}
+            for state, (_isdelete, listonly) in list(flush_context.states.items()):
+                if listonly:
+                    continue
+                mapper = state.mapper
+                tokens = _scope_tokens(state, mapper)
+                if not tokens:
+                    continue
+                conn = session.connection(bind_arguments={"mapper": mapper})
+                info = conn.connection.info
+                entry = per_connection.setdefault(id(info), (info, set()))
+                entry[1].update(tokens)
+            for info, tokens in per_connection.values():
+                pending = info.get(_PENDING)
+                if pending is None:
+                    pending = info[_PENDING] = set()
+                pending.update(TOKEN_MARK + token for token in tokens)
+                _dirty()[id(info)] = info
+        except Exception:
+            log.exception("turbina.cache: could not read the scopes of a flush")
+            raise
+
+    def _seen(self, session: Session, *args: Any) -> None:
+        refs: list[weakref.ref[Session]] = getattr(self._local, "refs", None) or []
+        if not any(ref() is session for ref in refs):
+            refs = [ref for ref in refs if ref() is not None][-_MAX_SESSIONS + 1 :]
+            refs.append(weakref.ref(session))
+        self._local.refs = refs
+
+    def has_uncommitted(self) -> bool:
+        """True if a session of this thread has new, dirty or deleted objects."""
+        registry = self._registry
+        if registry is not None:
+            if not registry.has():
+                return False
+            return _changed(registry())
+        refs = getattr(self._local, "refs", None)
+        if not refs:
+            return False
+        return any(_changed(ref()) for ref in refs)
+
     def close(self) -> None:
-        """Remove every listener this tracker installed."""
-        for target, name, fn in self._targets:
+        """Remove the listeners this watcher installed."""
+        from sqlalchemy import event
+
+        for target, name, fn in self._listening:
             if event.contains(target, name, fn):
                 event.remove(target, name, fn)
-        self._targets.clear()
+        self._listening.clear()
 
 
-_shared: list[WriteTracker] = []
-_shared_lock = threading.Lock()
+def _mapper_tables(obj: Any) -> list[str]:
+    try:
+        from sqlalchemy import inspect
+
+        return [table_name(t.name) for t in inspect(obj).mapper.tables]
+    except Exception:
+        return []
 
 
-def shared_tracker() -> WriteTracker:
-    """The process-wide tracker of every engine and session (installed once, however many
-    apps or caches use it)."""
-    with _shared_lock:
-        if not _shared:
-            tracker = WriteTracker()
-            tracker.track(None)
-            _shared.append(tracker)
-        return _shared[0]
+def _scope_tokens(state: Any, mapper: Any) -> set[str]:
+    """Stamp tokens of the scoped column values (old and new) of one written row; the
+    table's unknown-rows token when a value cannot be known (an expired attribute)."""
+    tokens: set[str] = set()
+    for table in mapper.tables:
+        name = table_name(table.name)
+        for column_name in scoped_columns(name):
+            column = next((c for c in table.columns if c.name.lower() == column_name), None)
+            try:
+                prop = mapper.get_property_by_column(column) if column is not None else None
+            except Exception:  # not mapped on this mapper
+                prop = None
+            if prop is None:
+                tokens.add(unknown_rows_token(name))
+                continue
+            history = state.attrs[prop.key].history
+            values = [*history.added, *history.deleted, *history.unchanged]
+            if not values:
+                tokens.add(unknown_rows_token(name))
+            tokens.update(scope_token(name, column_name, value) for value in values)
+    return tokens
+
+
+def _changed(session: Session | None) -> bool:
+    return session is not None and bool(session.new or session.deleted or session.dirty)

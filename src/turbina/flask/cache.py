@@ -5,21 +5,38 @@ exists: the cache is looked up at call time in the current app (``app.extensions
 no process-wide fallback: called outside an app context, a ``turbina.cached`` function raises
 a ``TurbinaError`` that says what to do; to cache outside Flask, decorate with a
 ``TurbinaCache`` instance's own ``.cached()``, which is bound to that cache.
+
+``install()`` gives the cache exactly the app's Flask-SQLAlchemy engines (every bind), their
+metadata (foreign-key actions) and ``db.session``; engines created after ``Turbina(app)`` are
+picked up on the first request. With ``TURBINA_CACHE_BACKEND=null`` nothing is installed.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, has_app_context, has_request_context, make_response, request
+from flask import (
+    Flask,
+    current_app,
+    has_app_context,
+    has_request_context,
+    make_response,
+    request,
+    session,
+)
 from werkzeug.wrappers import Response
 
+from turbina.cache import reads
 from turbina.cache.backends.base import CacheBackend
 from turbina.cache.region import CacheSpec, TurbinaCache, Uncacheable
+from turbina.cache.spec import check_context, check_known_context, check_ttl
 from turbina.config import Settings
 from turbina.errors import TurbinaError
+from turbina.flask.queries import _engines_of
 from turbina.flask.state import find_state
 
 __all__ = [
@@ -34,11 +51,17 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("turbina.cache")
 _CACHEABLE_STATUS = frozenset({200, 203, 204, 300, 301, 404, 410})
+# Session keys Flask-Login reads and writes for every request; the user is in the key already.
+_LOGIN_KEYS = frozenset({"_user_id", "_fresh", "_id", "_remember", "_remember_seconds"})
+CONTEXTS_KEY = "TURBINA_CACHE_CONTEXTS"
 
 
 class Cache(TurbinaCache):
     """``TurbinaCache`` plus a Flask view decorator."""
+
+    contexts_source = CONTEXTS_KEY
 
     def cached_view(
         self,
@@ -52,10 +75,20 @@ class Cache(TurbinaCache):
         """Cache a view's status, headers and body per full URL (with query string).
 
         By default the key also varies on the logged-in Flask-Login user, so one user's page
-        is never served to another; ``vary_on`` returns an extra key part (e.g. a tenant);
+        is never served to another, and the entry depends on the user's table (a renamed user
+        is re-rendered); ``vary_on`` returns an extra key part (e.g. a tenant);
         ``per_user=False`` shares the page between all users (public pages only). Only GET
-        and HEAD are cached; responses that set cookies or stream are never stored.
+        and HEAD are cached; a response is never stored when it sets a cookie or streams,
+        when the view changed the session (a flash, a CSRF token: the session cookie is set
+        after the view returns), or when it read a session that holds anything besides
+        Flask-Login's keys (the page depends on that visitor's session). The key includes the
+        names of what the session holds (a visitor with a pending flash message gets a page
+        of its own).
         """
+        check_context(context)
+        check_ttl(ttl)
+        if ttl is None:
+            check_known_context(context, self.contexts, self.contexts_source)
         deps = None if depends_on is None else list(depends_on)
 
         def decorator(view: F) -> F:
@@ -68,11 +101,13 @@ class Cache(TurbinaCache):
                 if not resolved:
                     resolved.append(self.spec_for(view, context, deps, ttl, extra="view")[0])
                 spec = resolved[0]
+                user_part, user_tables = _user_part(per_user)
                 parts = (
                     request.method,
                     request.url,
-                    _user_part(per_user),
+                    user_part,
                     vary_on() if vary_on else None,
+                    _session_shape(),  # a pending flash message renders another page
                 )
                 key = _view_keys(spec, self.namespace).key(parts, {})
                 status = "MISS"
@@ -80,12 +115,22 @@ class Cache(TurbinaCache):
                 def render() -> Any:
                     nonlocal status
                     status = "MISS"
-                    response = make_response(view(*args, **kwargs))
+                    if user_tables:
+                        reads.note_tables(user_tables)
+                    current = session._get_current_object()  # type: ignore[attr-defined]
+                    was_accessed = bool(getattr(current, "accessed", False))
+                    current.accessed = False
+                    try:
+                        response = make_response(view(*args, **kwargs))
+                    finally:
+                        touched = bool(getattr(current, "accessed", False))
+                        current.accessed = was_accessed or touched
                     if (
                         response.status_code not in _CACHEABLE_STATUS
                         or response.direct_passthrough
                         or not response.is_sequence
                         or "Set-Cookie" in response.headers
+                        or _session_dependent(current, touched, per_user)
                     ):
                         status = "BYPASS"
                         return Uncacheable(response)
@@ -112,6 +157,25 @@ class Cache(TurbinaCache):
         return decorator
 
 
+def _session_shape() -> tuple[str, ...]:
+    """Names (not values) of what the visitor's session holds besides Flask-Login's keys."""
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    names = [str(k) for k in current if k not in _LOGIN_KEYS]
+    return tuple(sorted(names)[:50])
+
+
+def _session_dependent(current: Any, touched: bool, per_user: bool) -> bool:
+    """The response depends on (or changes) this visitor's session: never share it."""
+    if getattr(current, "modified", False):
+        return True  # Flask sets the session cookie after the view: the page must not be reused
+    if not touched:
+        return False
+    held = set(current.keys())
+    if per_user:
+        held -= _LOGIN_KEYS
+    return bool(held)
+
+
 _view_key_makers: dict[tuple[str, str], Any] = {}
 
 
@@ -121,7 +185,7 @@ def _view_keys(spec: CacheSpec, namespace: str) -> Any:
     found = _view_key_makers.get((namespace, spec.name + spec.context))
     if found is None:
 
-        def parts(method: Any, url: Any, user: Any, extra: Any) -> None:
+        def parts(method: Any, url: Any, user: Any, extra: Any, session_keys: Any) -> None:
             """Key parts of a cached view."""
 
         parts.__module__, parts.__qualname__ = spec.name.split(":", 1)
@@ -131,9 +195,13 @@ def _view_keys(spec: CacheSpec, namespace: str) -> Any:
     return found
 
 
-def _user_part(per_user: bool) -> Any:
+_user_tables: dict[type, frozenset[str]] = {}
+
+
+def _user_part(per_user: bool) -> tuple[Any, frozenset[str]]:
+    """The key part of the logged-in user and the tables that user's object comes from."""
     if not per_user:
-        return None
+        return None, frozenset()
     login_manager = getattr(current_app, "login_manager", None)
     if login_manager is None:
         raise TurbinaError(
@@ -143,9 +211,24 @@ def _user_part(per_user: bool) -> Any:
         )
     from flask_login import current_user
 
-    if current_user is None or not getattr(current_user, "is_authenticated", False):
-        return ("anonymous",)
-    return ("user", str(current_user.get_id()))
+    user = current_user._get_current_object() if current_user is not None else None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ("anonymous",), frozenset()
+    return ("user", str(user.get_id())), _tables_of(type(user))
+
+
+def _tables_of(cls: type) -> frozenset[str]:
+    found = _user_tables.get(cls)
+    if found is None:
+        import sqlalchemy as sa
+
+        from turbina.cache.spec import dependency_tables
+
+        mapper: Any = sa.inspect(cls, raiseerr=False)
+        found = dependency_tables([cls]) if mapper is not None else frozenset()
+        if len(_user_tables) < 1000:
+            _user_tables[cls] = found
+    return found
 
 
 def current_cache() -> TurbinaCache | None:
@@ -202,8 +285,16 @@ def cached(
     lock: bool = True,
 ) -> Callable[[F], F]:
     """``@turbina.cached("reports")``: cache in the current app's cache at call time (see
-    ``TurbinaCache.cached``); the function runs uncached when Turbina is disabled on the app."""
+    ``TurbinaCache.cached``); the function runs uncached when Turbina is disabled on the app.
+    The context must be declared in ``TURBINA_CACHE_CONTEXTS`` (or ``ttl=`` given): checked
+    at the first call, when the app is known; the name and ``ttl`` are checked at once."""
+    check_context(context)
+    check_ttl(ttl)
     deps = None if depends_on is None else list(depends_on)
+    if deps is not None:
+        from turbina.cache.spec import dependency_tables
+
+        dependency_tables(deps)  # a bad item fails at decoration time
 
     def decorator(func: F) -> F:
         resolved: dict[int, tuple[TurbinaCache, CacheSpec, Any]] = {}
@@ -235,6 +326,8 @@ def cached_view(
     per_user: bool = True,
 ) -> Callable[[F], F]:
     """``@turbina.cached_view("pages")``: cache a view in the current app's cache."""
+    check_context(context)
+    check_ttl(ttl)
 
     def decorator(view: F) -> F:
         wrapped: dict[int, Callable[..., Any]] = {}
@@ -299,15 +392,65 @@ def build_backend(settings: Settings) -> CacheBackend:
 
 
 def install(app: Flask, settings: Settings) -> Cache:
-    """Build the app's cache from settings and track every engine's and session's writes."""
+    """Build the app's cache from settings; give it the app's engines and ``db.session``."""
     backend = build_backend(settings)
+    enabled = settings.cache_backend != "null"
     cache = Cache(
         backend,
         settings.cache_contexts,
         namespace=settings.cache_prefix,
         max_value_bytes=settings.cache_max_value_bytes,
         lock_timeout_ms=settings.cache_lock_timeout_ms,
-        enabled=settings.cache_backend != "null",
+        enabled=enabled,
+        max_stale_s=settings.cache_max_stale_s,
     )
-    cache.track_session_writes(None)
+    if not enabled:
+        return cache  # nothing installed anywhere
+    attached = _track_app(app, cache)
+    if not attached:
+
+        @app.before_request
+        def _turbina_cache_attach() -> None:
+            # Flask-SQLAlchemy initialised after Turbina: its engines exist by now.
+            nonlocal attached
+            if not attached:
+                attached = _track_app(app, cache) or True
+
     return cache
+
+
+def _track_app(app: Flask, cache: Cache) -> bool:
+    """Track the app's engines, metadata and session; False if it has none (yet)."""
+    engines = _engines_of(app)
+    if not engines:
+        return False
+    ext = app.extensions.get("sqlalchemy")
+    metadatas = list(getattr(ext, "metadatas", {}).values()) if ext is not None else []
+    for engine in engines.values():
+        cache.track_engine(engine, metadata=metadatas)
+    db_session = getattr(ext, "session", None)
+    if db_session is not None:
+        cache.track_sessions(db_session)
+    _check_prefix(cache, engines)
+    return True
+
+
+def _check_prefix(cache: Cache, engines: dict[str, Any]) -> None:
+    """Warn when another app on other databases uses the same Redis prefix: its entries and
+    stamps would be shared with this app's."""
+    claim = getattr(cache.backend, "claim_prefix", None)
+    if claim is None:
+        return
+    urls = sorted(e.url.render_as_string(hide_password=True) for e in engines.values())
+    identity = hashlib.blake2b("\n".join(urls).encode(), digest_size=8).hexdigest()
+    try:
+        other = claim(identity, ", ".join(urls))
+    except Exception:
+        return  # the store is down: it is checked again by the next process that starts
+    if other is not None:
+        message = (
+            f"TURBINA_CACHE_PREFIX {cache.namespace!r} is also used by an app on other "
+            f"databases ({other}); entries and stamps are shared: give each app its own prefix"
+        )
+        cache.warnings.append(message)
+        log.warning("turbina.cache: %s", message)

@@ -13,7 +13,10 @@ from flask import Flask
 
 from turbina.config import load_settings
 from turbina.errors import TurbinaError
+from turbina.flask import assets as assets_glue
 from turbina.flask import cache as cache_glue
+from turbina.flask import dashboard as dashboard_glue
+from turbina.flask import monitor as monitor_glue
 from turbina.flask import queries as queries_glue
 from turbina.flask.state import EXTENSION_KEY, TurbinaState, get_state
 
@@ -46,4 +49,13 @@ class Turbina:
             return state
         state.queries = queries_glue.install(app, settings)
         state.cache = cache_glue.install(app, settings)
+        if settings.monitor:
+            state.monitor = monitor_glue.install(
+                app, settings, queries=state.queries, cache=state.cache
+            )
+        if settings.dashboard:  # closed (403) unless TURBINA_DASHBOARD_AUTH allows a request
+            dashboard_glue.install(app, settings)
+        # Last: its WhiteNoise wraps app.wsgi_app outermost, so a static file is answered
+        # before any other part's middleware sees the request.
+        state.assets = assets_glue.install(app, settings)
         return state

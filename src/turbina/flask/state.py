@@ -15,7 +15,9 @@ from turbina.config import Settings
 from turbina.errors import TurbinaError
 
 if TYPE_CHECKING:
+    from turbina.assets.state import AssetsState
     from turbina.cache.region import TurbinaCache
+    from turbina.flask.monitor import MonitorState
     from turbina.queries.state import QueriesState
 
 EXTENSION_KEY = "turbina"
@@ -29,6 +31,8 @@ class TurbinaState:
     settings: Settings
     queries: QueriesState | None = None
     cache: TurbinaCache | None = None
+    monitor: MonitorState | None = None
+    assets: AssetsState | None = None
 
 
 def find_state(app: Flask | None = None) -> TurbinaState | None:

@@ -15,7 +15,26 @@ from turbina.indexes import ddl
 from turbina.indexes.advisor import DEFAULT_MAX_SECONDS, DEFAULT_MIN_IMPROVEMENT, Advice, Advisor
 from turbina.indexes.sqlite_whatif import SQLiteHypotheticalBackend
 from turbina.indexes.whatif import HypoPGBackend, TransactionBackend, WhatIfBackend
-from turbina.indexes.workload import WorkloadQuery
+from turbina.indexes.workload import Skipped, Workload, WorkloadQuery, WriteLoad, as_workload
+
+HYPOPG_FALLBACK = (
+    "HypoPG not installed: costing with real indexes built in rolled-back "
+    "transactions (fix: run CREATE EXTENSION hypopg)"
+)
+
+
+class NoUsableWorkload(TurbinaError):
+    """No statement of the workload can be advised on; ``skipped`` says why for each."""
+
+    def __init__(self, skipped: list[Skipped], total: int) -> None:
+        reasons = sorted({s.reason.split(":")[0] for s in skipped})
+        super().__init__(
+            f"none of the {total} workload statement(s) is usable"
+            + (f" ({'; '.join(reasons[:3])})" if reasons else ""),
+            "fix the statements listed as skipped, or pass a workload of SELECTs",
+        )
+        self.skipped = skipped
+
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|mb|gb)?\s*$", re.I)
 _UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
@@ -53,40 +72,49 @@ def open_backend(engine: sa.Engine, backend: str = "auto") -> WhatIfBackend:
                 raise
     fallback = TransactionBackend(engine)
     if backend == "auto" and engine.dialect.name == "postgresql":
-        fallback.notes.append(
-            "HypoPG not installed: costing with real indexes built in rolled-back "
-            "transactions (fix: run CREATE EXTENSION hypopg)"
-        )
+        fallback.notes.insert(0, HYPOPG_FALLBACK)
     return fallback
 
 
 def advise_workload(
     engine: sa.Engine,
-    queries: list[WorkloadQuery],
+    queries: Workload | list[WorkloadQuery],
     backend: str = "auto",
     budget: str | None = None,
     max_seconds: float = DEFAULT_MAX_SECONDS,
     min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
     progress: Any = None,
+    writes: list[WriteLoad] | None = None,
 ) -> Advice:
-    """Run the advisor end to end (the Python equivalent of ``turbina indexes advise``)."""
+    """Run the advisor end to end (the Python equivalent of ``turbina indexes advise``).
+
+    ``queries`` is a ``Workload`` (reads, writes, statements already skipped) or a list of
+    reads; ``writes`` adds write load. Raises ``NoUsableWorkload`` when no statement can be
+    advised on (each one is in its ``skipped``, with the reason)."""
     budget_bytes, share = parse_budget(budget)
+    workload = as_workload(queries)
     whatif = open_backend(engine, backend)
+    if progress is not None:
+        for note in whatif.notes:  # the fallback note first, before any round
+            progress(f"turbina: note: {note}")
     try:
         kwargs: dict[str, Any] = {"budget": budget_bytes}
         if share is not None:
             kwargs["budget_share"] = share
         advisor = Advisor(
             whatif,
-            queries,
+            workload,
             max_seconds=max_seconds,
             min_improvement=min_improvement,
             progress=progress,
+            writes=writes or (),
             **kwargs,
         )
         advice = advisor.run()
     finally:
         whatif.close()
+    if not advice.effects:
+        raise NoUsableWorkload(advice.skipped, len(workload.queries) + len(workload.skipped))
     specs, notes = ddl.checked(advice.specs, engine.dialect.name)
     advice.notes += notes
     advice.recommendations = [r for r in advice.recommendations if r.spec in specs]

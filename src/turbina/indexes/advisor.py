@@ -1,31 +1,51 @@
 """Index selection with Extend (Schlosser, Kossmann, Boissier — ICDE 2019).
 
 Start from no new index. Each round, try every move — a new single-column index (or its
-partial variant), one more column appended to a chosen index, a partial or INCLUDE variant of
-a chosen index — re-cost the whole weighted workload with the what-if backend, and take the
-move with the best cost reduction per added byte. Stop when no move improves the workload by
-``min_improvement`` of its current cost, the storage budget is spent, or time runs out.
-Costs are cached by (statement, the chosen indexes on the tables it reads).
+partial variant), one more column appended to a chosen index, two equality columns of a
+chosen index swapped, a partial or INCLUDE variant of a chosen index, or a chosen partial
+index merged with the plain one beside it into one composite — re-cost the whole weighted workload with the what-if backend, and take the move
+with the best net saving per added byte. The objective is the reads' cost plus the cost of
+maintaining the new indexes under the workload's writes.
+
+One threshold rule, on every backend (``acceptable``): a move is taken when its net saving
+(read saving minus added write cost) is positive and either
+
+- at least ``min_improvement`` (1 %) of the workload's *starting* cost (no new index), or
+- the move alone saves at least half of the starting cost of one statement whose starting
+  cost is at least the backend's ``min_statement_cost`` (Dexter's per-query rule: 100 planner
+  units on PostgreSQL; 5,000 estimated rows visited on SQLite, about what 100 units read; 1 ms
+  on the measured SQLite path);
+
+a move that frees storage is taken when it costs at most 0.1 % of the starting cost. At the
+end, an index that would not pass the rule if it were added last is pruned. The run stops
+when no move passes (the margin), the best passing moves do not fit the storage budget (the
+budget: they are reported), or the round or time limit is reached.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from turbina.indexes.candidates import CandidateSpace, TableUsage, analyze
+from turbina.indexes.candidates import CandidateSpace, TableUsage, analyze_statement
 from turbina.indexes.spec import IndexSpec
 from turbina.indexes.whatif import CandidateRejected, WhatIfBackend
-from turbina.indexes.workload import WorkloadQuery
+from turbina.indexes.workload import Skipped, Workload, WorkloadQuery, WriteLoad, as_workload
 
 DEFAULT_BUDGET_SHARE = 0.5
 DEFAULT_MIN_IMPROVEMENT = 0.01
 DEFAULT_MAX_SECONDS = 60.0
+MIN_STATEMENT_SAVING = 0.5
+SHRINK_TOLERANCE = 0.001
 MAX_ROUNDS = 50
 MAX_NOTES = 50
+MAX_BLOCKED = 3
+MAX_CACHED_CONFIGS = 512  # per-configuration maps and totals kept (cleared when full)
 
 Config = frozenset[IndexSpec]
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -39,17 +59,28 @@ class QueryEffect:
 
 @dataclass
 class Recommendation:
-    """One advised index with its size, its share of the saving and the statements it helps."""
+    """One advised index: its size, its share of the saving (net of its write cost), the
+    write cost it adds, and the statements it helps."""
 
     spec: IndexSpec
     size: int
     benefit: float
     queries: list[QueryEffect] = field(default_factory=list)
+    write_cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A move that passed the threshold rule but did not fit the budget."""
+
+    specs: tuple[IndexSpec, ...]
+    added_bytes: int
+    saving: float
 
 
 @dataclass
 class Advice:
-    """The advisor's result; ``report`` renders it."""
+    """The advisor's result; ``report`` renders it. Costs include the write cost."""
 
     dialect: str
     backend: str
@@ -63,6 +94,15 @@ class Advice:
     stopped: str
     existing: list[IndexSpec]
     notes: list[str] = field(default_factory=list)
+    stop_reason: str = "margin"  # margin | budget | rounds | time
+    blocked: list[Blocked] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    writes: list[WriteLoad] = field(default_factory=list)
+    write_cost: float = 0.0
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT
+    min_statement_cost: float = 100.0
+    cost_unit: str = "cost"
+    backend_notes: list[str] = field(default_factory=list)
 
     @property
     def specs(self) -> list[IndexSpec]:
@@ -73,33 +113,81 @@ class Advice:
         return sum(r.size for r in self.recommendations)
 
 
+def _merge_duplicates(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery]:
+    """One statement per key: calls add up, mean times average by calls."""
+    merged: dict[str, WorkloadQuery] = {}
+    for query in queries:
+        seen = merged.get(query.key)
+        if seen is None:
+            merged[query.key] = query
+            continue
+        calls = seen.calls + query.calls
+        mean = None
+        if seen.mean_ms is not None and query.mean_ms is not None:
+            mean = (seen.mean_ms * seen.calls + query.mean_ms * query.calls) / calls
+        merged[query.key] = WorkloadQuery(
+            seen.sql,
+            seen.params,
+            calls,
+            mean,
+            seen.fingerprint,
+            seen.label,
+            seen.source,
+            seen.constant | query.constant,
+        )
+    return list(merged.values())
+
+
+def _touches(spec: IndexSpec, columns: Collection[str]) -> bool:
+    where = set(_IDENT.findall(spec.where)) if spec.where else set()
+    return bool(set(columns) & ({*spec.columns, *spec.include} | where))
+
+
 class Advisor:
-    """Extend over a workload, with one what-if backend. ``progress`` gets one line per round."""
+    """Extend over a workload, with one what-if backend. ``progress`` gets one line per round.
+
+    ``queries`` is a ``Workload`` (reads, writes, statements already skipped) or a list of
+    read statements; ``writes`` adds write load."""
 
     def __init__(
         self,
         backend: WhatIfBackend,
-        queries: Sequence[WorkloadQuery],
+        queries: Workload | Sequence[WorkloadQuery],
         budget: int | None = None,
         budget_share: float = DEFAULT_BUDGET_SHARE,
         min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
         max_seconds: float = DEFAULT_MAX_SECONDS,
         progress: Callable[[str], None] | None = None,
+        writes: Sequence[WriteLoad] = (),
     ) -> None:
+        workload = as_workload(queries)
         self.backend = backend
         self.min_improvement = min_improvement
         self.max_seconds = max_seconds
         self.progress = progress or (lambda _line: None)
         self.notes: list[str] = []
+        self.skipped: list[Skipped] = list(workload.skipped)
         schema = backend.schema()
         self.usages: dict[str, list[TableUsage]] = {}
         kept: list[WorkloadQuery] = []
-        for query in queries:
-            usages = analyze(query.sql, backend.dialect, schema)
-            if usages and query.key not in self.usages:
-                self.usages[query.key] = usages
-                kept.append(query)
+        for query in _merge_duplicates(workload.queries):
+            usages, reason = analyze_statement(
+                query.sql, backend.dialect, schema, query.constant, query.params
+            )
+            if reason is not None:
+                self.skipped.append(Skipped(_source(query), reason))
+                continue
+            self.usages[query.key] = usages
+            kept.append(query)
         self.queries = kept
+        self.writes: list[WriteLoad] = []
+        for write in [*workload.writes, *writes]:
+            if write.table in schema:
+                self.writes.append(write)
+            else:
+                self.skipped.append(
+                    Skipped(write.source or write.table, f"writes unknown table {write.table}")
+                )
         self.tables = {q.key: frozenset(u.table for u in self.usages[q.key]) for q in kept}
         all_tables = set().union(*self.tables.values()) if kept else set()
         analyzed = backend.analyze_if_missing(all_tables)
@@ -117,16 +205,26 @@ class Advisor:
             fraction=backend.fraction,
             distinct=backend.distinct_count,
         )
+        self.schema = schema
         self._costs: dict[tuple[str, Config], float | None] = {}
         self._sizes: dict[IndexSpec, int] = {}
         self._base: dict[str, float] = {}
-        self._last_map: tuple[Config, dict[str, Config]] | None = None
+        self._maps: dict[Config, dict[str, Config]] = {}
+        self._totals: dict[Config, float] = {}
+        self._filled: set[Config] = set()
+        self._ms_per_unit = 1.0
+        self.start_total = 0.0
 
     # --- costing -------------------------------------------------------------------------
     def _relevant_map(self, config: Config) -> dict[str, Config]:
         """For each statement, the indexes of ``config`` on the tables it reads (the cost key)."""
-        if self._last_map is not None and self._last_map[0] == config:
-            return self._last_map[1]
+        cached = self._maps.get(config)
+        if cached is not None:
+            return cached
+        if len(self._maps) >= MAX_CACHED_CONFIGS:
+            self._maps.clear()
+            self._totals.clear()
+            self._filled.clear()
         by_table: dict[str, set[IndexSpec]] = {}
         for spec in config:
             by_table.setdefault(spec.table, set()).add(spec)
@@ -135,10 +233,12 @@ class Advisor:
         for query in self.queries:
             specs = [s for t in self.tables[query.key] for s in by_table.get(t, ())]
             out[query.key] = frozenset(specs) if specs else empty
-        self._last_map = (config, out)
+        self._maps[config] = out
         return out
 
     def _fill(self, config: Config) -> None:
+        if config in self._filled:
+            return
         relevant_map = self._relevant_map(config)
         groups: dict[Config, list[WorkloadQuery]] = {}
         for query in self.queries:
@@ -150,6 +250,7 @@ class Advisor:
             self._sizes.update(sizes)
             for query, cost in zip(queries, costs, strict=True):
                 self._costs[(query.key, relevant)] = cost
+        self._filled.add(config)
 
     def query_cost(self, query: WorkloadQuery, config: Config) -> float | None:
         """Plan cost of one statement under ``config`` (cached)."""
@@ -164,8 +265,8 @@ class Advisor:
             return query.weight * cost / base
         return query.calls * cost
 
-    def total(self, config: Config) -> float:
-        """Estimated weighted cost of the whole workload under ``config``."""
+    def read_total(self, config: Config) -> float:
+        """Estimated weighted cost of the workload's reads under ``config``."""
         self._fill(config)
         relevant_map = self._relevant_map(config)
         total = 0.0
@@ -175,10 +276,94 @@ class Advisor:
                 total += self._estimate(query, cost)
         return total
 
+    def write_total(self, config: Collection[IndexSpec]) -> float:
+        """Estimated cost of maintaining the indexes of ``config`` under the workload's writes,
+        in the unit of ``read_total``. Per written row and index entry: the backend's
+        ``entry_cost``. An INSERT adds an entry to every index (a partial one: for the
+        matching share of the rows); an UPDATE adds one to every index when it is not HOT —
+        when its SET columns (unknown: always) are in any index of the table — so a new index
+        on a column that was HOT-updated charges an entry for every index of the table;
+        DELETEs are not charged (VACUUM removes the entries later)."""
+        if not self.writes or not config:
+            return 0.0
+        by_table: dict[str, list[IndexSpec]] = {}
+        for spec in config:
+            by_table.setdefault(spec.table, []).append(spec)
+        total = 0.0
+        for table, specs in by_table.items():
+            writes = [w for w in self.writes if w.table == table]
+            if not writes:
+                continue
+            entry = self.backend.entry_cost(table) * self._ms_per_unit
+            shares = sum(self._share(s) for s in specs)
+            existing = [s for s in self.existing if s.table == table]
+            for write in writes:
+                if write.kind == "insert":
+                    total += write.total_rows * shares * entry
+                elif write.kind == "update":
+                    if write.columns is None or any(_touches(s, write.columns) for s in existing):
+                        total += write.total_rows * shares * entry  # not HOT: every index
+                    elif any(_touches(s, write.columns) for s in specs):
+                        # HOT no longer possible: every index of the table gets an entry.
+                        total += write.total_rows * (len(existing) + shares) * entry
+        return total
+
+    def _share(self, spec: IndexSpec) -> float:
+        return self.backend.fraction(spec.table, spec.where) if spec.where else 1.0
+
+    def total(self, config: Config) -> float:
+        """Estimated cost of the workload under ``config``: reads plus index maintenance."""
+        if config not in self._totals:
+            total = self.read_total(config) + self.write_total(config)
+            self._relevant_map(config)  # (may clear the caches when full)
+            self._totals[config] = total
+        return self._totals[config]
+
     def size(self, config: Collection[IndexSpec]) -> int:
         return sum(self._sizes.get(s, 0) for s in config)
 
+    # --- the threshold rule --------------------------------------------------------------
+    def acceptable(self, before: Config, after: Config) -> bool:
+        """The one threshold rule (module docstring) for the move ``before`` -> ``after``."""
+        saving = self.total(before) - self.total(after)
+        added = self.size(after) - self.size(before)
+        if added < 0 and saving >= -SHRINK_TOLERANCE * self.start_total:
+            return True
+        if saving <= 0:
+            return False
+        if saving >= self.min_improvement * self.start_total:
+            return True
+        tables = {s.table for s in before ^ after}
+        floor = self.backend.min_statement_cost
+        self._fill(before)
+        self._fill(after)
+        was_map, now_map = self._relevant_map(before), self._relevant_map(after)
+        for query in self.queries:
+            base = self._base[query.key]
+            if base < floor or not tables & self.tables[query.key]:
+                continue
+            was = self._costs.get((query.key, was_map[query.key]))
+            now = self._costs.get((query.key, now_map[query.key]))
+            if was is not None and now is not None and was - now >= MIN_STATEMENT_SAVING * base:
+                return True
+        return False
+
     # --- moves ---------------------------------------------------------------------------
+    def _pinned(self, spec: IndexSpec) -> list[str]:
+        columns = self.schema.get(spec.table, set())
+        return [c for c in dict.fromkeys(_IDENT.findall(spec.where or "")) if c in columns]
+
+    def _reordered(self, spec: IndexSpec) -> list[IndexSpec]:
+        """``spec`` with two adjacent key columns swapped, where both are equality columns
+        of one statement (so either order serves that statement)."""
+        out = []
+        for i in range(len(spec.columns) - 1):
+            a, b = spec.columns[i], spec.columns[i + 1]
+            if any(u.table == spec.table and {a, b} <= set(u.equality) for u in self.space.usages):
+                columns = (*spec.columns[:i], b, a, *spec.columns[i + 2 :])
+                out.append(IndexSpec(spec.table, columns, spec.include, spec.where, spec.unique))
+        return out
+
     def moves(self, config: Config) -> list[Config]:
         """Every configuration one Extend step away from ``config``."""
         out: dict[Config, None] = {}
@@ -193,6 +378,27 @@ class Advisor:
                     out[rest | {longer}] = None
             for variant in self.space.variants(chosen):
                 out[rest | {variant}] = None
+            for swapped in self._reordered(chosen):
+                # Extend grows a composite from whichever column came first; the other order
+                # of two equality columns may serve more statements for the same bytes.
+                if not self.space.covered(swapped):
+                    out[rest | {swapped}] = None
+            if chosen.where is not None:
+                # A partial index beside the plain one on the same columns: one composite
+                # with the pinned columns as keys may serve both statements for less storage.
+                pinned = [c for c in self._pinned(chosen) if c not in chosen.columns]
+                if pinned:
+                    composite = IndexSpec(chosen.table, (*chosen.columns, *pinned))
+                    if not self.space.covered(composite):
+                        out[rest | {composite}] = None
+                        for plain in rest:
+                            if (
+                                plain.where is None
+                                and plain.table == chosen.table
+                                and (composite.columns[: len(plain.columns)] == plain.columns)
+                            ):
+                                out[(rest - {plain}) | {composite}] = None
+        out.pop(config, None)
         return list(out)
 
     def run(self) -> Advice:
@@ -204,15 +410,28 @@ class Advisor:
             cost = self._costs[(query.key, empty)]
             if cost is not None:
                 self._base[query.key] = cost
+            else:
+                reason = self.backend.errors.get(query.key, "cannot be planned")
+                self.skipped.append(Skipped(_source(query), reason))
         self.queries = [q for q in self.queries if q.key in self._base]
-        base_total = self.total(empty)
+        timed = [q for q in self.queries if q.mean_ms is not None and self._base[q.key] > 0]
+        if timed:
+            # Write costs come in the backend's unit; timed statements weigh milliseconds.
+            units = sum(q.calls * self._base[q.key] for q in timed)
+            self._ms_per_unit = sum(q.weight for q in timed) / units if units else 1.0
+        base_total = self.start_total = self.read_total(empty)
         config, current = empty, base_total
-        rounds, stopped = 0, "no move improves the workload by the minimum margin"
-        while rounds < MAX_ROUNDS:
+        rounds, reason = 0, "margin"
+        blocked: list[Blocked] = []
+        while True:
+            if rounds >= MAX_ROUNDS:
+                reason = "rounds"
+                break
             best: tuple[tuple[float, float], Config, float] | None = None
+            blocked_now: list[tuple[float, Blocked]] = []
             for move in self.moves(config):
                 if time.monotonic() - started > self.max_seconds:
-                    stopped = f"time limit ({self.max_seconds:.0f} s) reached"
+                    reason = "time"
                     break
                 try:
                     cost = self.total(move)
@@ -220,18 +439,23 @@ class Advisor:
                     if exc.message not in self.notes and len(self.notes) < MAX_NOTES:
                         self.notes.append(exc.message)
                     continue
+                if not self.acceptable(config, move):
+                    continue
                 added = self.size(move) - self.size(config)
-                if self.size(move) > self.budget:
-                    continue
                 benefit = current - cost
-                shrink = added < 0 and benefit >= -0.001 * current
-                if benefit <= self.min_improvement * current and not shrink:
-                    continue
                 # Benefit per added byte; a move that adds no bytes wins, the larger benefit first.
                 score = (float("inf"), benefit) if added <= 0 else (benefit / added, benefit)
+                if self.size(move) > self.budget:
+                    new = tuple(sorted(move - config, key=IndexSpec.sort_key))
+                    blocked_now.append((score[0], Blocked(new, added, benefit)))
+                    continue
                 if best is None or score > best[0]:
                     best = (score, move, cost)
             if best is None:
+                if reason != "time" and blocked_now:
+                    reason = "budget"
+                    blocked_now.sort(key=lambda item: item[0], reverse=True)
+                    blocked = [b for _score, b in blocked_now[:MAX_BLOCKED]]
                 break
             rounds += 1
             _score, config, new_cost = best
@@ -241,29 +465,49 @@ class Advisor:
                 f"{self.size(config):,} bytes"
             )
             current = new_cost
-            if stopped.startswith("time limit"):
+            if reason == "time":
                 break
-        else:
-            stopped = f"round limit ({MAX_ROUNDS}) reached"
         config, current = self._prune(config, current)
-        if rounds == 0 and not stopped.startswith("time"):
-            stopped = "no index improves the workload by the minimum margin"
         return self._advice(
-            config, base_total, current, rounds, time.monotonic() - started, stopped
+            config, base_total, current, rounds, time.monotonic() - started, reason, blocked
         )
 
     def _prune(self, config: Config, current: float) -> tuple[Config, float]:
-        """Drop chosen indexes that later choices made useless (removing them costs < 0.1 %)."""
+        """Drop a chosen index that would not pass the threshold rule if it were added last."""
         for spec in sorted(config, key=IndexSpec.sort_key):
             without = config - {spec}
-            cost = self.total(without)
-            if cost <= current * 1.001:
-                self.progress(f"pruned {spec.describe()}: later indexes cover its benefit")
-                config, current = without, min(current, cost)
+            if not self.acceptable(without, config):
+                self.progress(f"pruned {spec.describe()}: below the threshold once the rest is in")
+                config, current = without, self.total(without)
         return config, current
 
+    def _stopped(self, reason: str, blocked: list[Blocked], config: Config) -> str:
+        share = f"{100 * self.min_improvement:g} %"
+        if reason == "budget":
+            what = "; ".join(
+                f"{', '.join(s.describe() for s in b.specs)} (+{b.added_bytes:,} bytes, would save "
+                f"{100 * b.saving / self.start_total if self.start_total else 0:.1f}%)"
+                for b in blocked
+            )
+            return f"budget: {self.size(config):,} of {self.budget:,} bytes used; it blocks {what}"
+        if reason == "rounds":
+            return f"round limit ({MAX_ROUNDS}) reached"
+        if reason == "time":
+            return f"time limit ({self.max_seconds:.0f} s) reached"
+        return (
+            f"margin: no further move saves {share} of the starting cost or half of a "
+            f"statement costing >= {self.backend.min_statement_cost:g}"
+        )
+
     def _advice(
-        self, config: Config, base: float, final: float, rounds: int, seconds: float, stopped: str
+        self,
+        config: Config,
+        base: float,
+        final: float,
+        rounds: int,
+        seconds: float,
+        reason: str,
+        blocked: list[Blocked],
     ) -> Advice:
         empty: Config = frozenset()
         effects = []
@@ -294,10 +538,16 @@ class Advisor:
                 ):
                     helped.append(QueryEffect(query, self._base[query.key], cost_with))
             recommendations.append(
-                Recommendation(spec, self._sizes.get(spec, 0), self.total(without) - final, helped)
+                Recommendation(
+                    spec,
+                    self._sizes.get(spec, 0),
+                    self.total(without) - final,
+                    helped,
+                    self.write_total(config) - self.write_total(without),
+                )
             )
         recommendations.sort(key=lambda r: r.benefit, reverse=True)
-        notes = self.notes + self.backend.notes
+        timed = any(q.mean_ms is not None for q in self.queries)
         return Advice(
             dialect=self.backend.dialect,
             backend=self.backend.name,
@@ -308,10 +558,23 @@ class Advisor:
             budget=self.budget,
             rounds=rounds,
             seconds=seconds,
-            stopped=stopped,
+            stopped=self._stopped(reason, blocked, config),
             existing=self.existing,
-            notes=list(dict.fromkeys(notes))[:50],
+            notes=list(dict.fromkeys(self.notes))[:MAX_NOTES],
+            backend_notes=list(self.backend.notes),
+            stop_reason=reason,
+            blocked=blocked,
+            skipped=self.skipped,
+            writes=self.writes,
+            write_cost=self.write_total(config),
+            min_improvement=self.min_improvement,
+            min_statement_cost=self.backend.min_statement_cost,
+            cost_unit="ms" if timed else "cost",
         )
+
+
+def _source(query: WorkloadQuery) -> str:
+    return query.source or query.label or query.sql[:60]
 
 
 def _describe(config: Config) -> str:

@@ -9,8 +9,10 @@ statement reads). ``CandidateSpace`` turns the usages into the moves the advisor
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -69,12 +71,26 @@ def _is_value(node: exp.Expr) -> bool:
     return not isinstance(node, exp.Column) and not any(node.find_all(exp.Column, exp.Select))
 
 
-def _is_constant(node: exp.Expr) -> bool:
-    # Booleans and quoted words (status vocabularies) make partial predicates; a number in the
-    # SQL is usually an id that stands for any value, so it does not.
+def _is_shape_constant(node: exp.Expr) -> bool:
+    # NULL, TRUE and FALSE are keywords of the statement's text: the recorder's fingerprints and
+    # pg_stat_statements keep them, so every call of the statement has them. A quoted word or a
+    # number is one call's value (a fingerprint turns it into ``?``): not evidence by itself.
     if isinstance(node, exp.Cast):
         node = node.this
-    return isinstance(node, exp.Boolean) or (isinstance(node, exp.Literal) and node.is_string)
+    return isinstance(node, exp.Boolean | exp.Null)
+
+
+def _literal(value: Any) -> exp.Expr | None:
+    """A SQL literal for a sample parameter value (None when it has no plain literal)."""
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return exp.Literal.number(value)
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, date):
+        return exp.Literal.string(value.isoformat())
+    return None
 
 
 class _Resolver:
@@ -113,38 +129,97 @@ class _Resolver:
         return None
 
 
+@dataclass
+class _Scope:
+    """What one statement's analysis needs at every node."""
+
+    resolver: _Resolver
+    usage: Callable[[str], TableUsage]
+    dialect: str
+    constant: Collection[str]
+    params: Any
+    positions: dict[int, int]
+
+    def value_of(self, node: exp.Expr, evidence: bool = False) -> exp.Expr | None:
+        """The sample value of a placeholder, as a literal, when the evidence (its key among
+        ``constant``, or ``evidence`` given for its column) says it is the same on every call."""
+        if isinstance(node, exp.Cast):
+            node = node.this
+        if not isinstance(node, exp.Placeholder) or self.params is None:
+            return None
+        name = node.this
+        if isinstance(name, exp.Expr):
+            name = name.name
+        key: str | int = str(name) if name else self.positions.get(id(node), -1)
+        if not evidence and str(key) not in self.constant:
+            return None
+        try:
+            value = self.params[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+        return _literal(value)
+
+
 def analyze(
-    sql: str, dialect: str, schema: Mapping[str, set[str]] | None = None
+    sql: str,
+    dialect: str,
+    schema: Mapping[str, set[str]] | None = None,
+    constant: Collection[str] = (),
+    params: Any = None,
 ) -> list[TableUsage]:
     """Per-table usage of one SELECT statement; ``[]`` when it is not a parsable SELECT."""
+    return analyze_statement(sql, dialect, schema, constant, params)[0]
+
+
+def analyze_statement(
+    sql: str,
+    dialect: str,
+    schema: Mapping[str, set[str]] | None = None,
+    constant: Collection[str] = (),
+    params: Any = None,
+) -> tuple[list[TableUsage], str | None]:
+    """(usages, why the statement cannot be used). ``constant`` names the columns — or
+    placeholder keys, whose value is then read from ``params`` — that are the same on every
+    call of the statement: the evidence a quoted value needs to become a partial predicate."""
+    name = sqlglot_dialect(dialect)
     try:
-        tree = sqlglot.parse_one(sql, read=sqlglot_dialect(dialect))
-    except SqlglotError:
-        return []
+        tree = sqlglot.parse_one(sql, read=name)
+    except SqlglotError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        return [], f"does not parse as {name} SQL: {first[:120]}"
     if tree is None or not tree.find(exp.Select):
-        return []
+        return [], "not a SELECT"
     if isinstance(tree, exp.Insert | exp.Update | exp.Delete | exp.Create | exp.Drop):
-        return []
+        return [], "not a SELECT"
     resolver = _Resolver(tree, schema or {})
     usages: dict[str, TableUsage] = {}
 
     def usage(table: str) -> TableUsage:
         return usages.setdefault(table, TableUsage(table))
 
+    positional = [p for p in tree.find_all(exp.Placeholder, bfs=False) if not p.this]
+    positions = {id(p): i for i, p in enumerate(positional)}
+    scope = _Scope(resolver, usage, name, frozenset(constant), params, positions)
     for select in tree.find_all(exp.Select):
-        scope = resolver.scope_tables(select) or list(resolver.aliases.values())
-        _collect_select(select, scope, resolver, usage, sqlglot_dialect(dialect))
-    return [u for u in usages.values() if u.table in (schema or {u.table: set()})]
+        tables = resolver.scope_tables(select) or list(resolver.aliases.values())
+        _collect_select(select, tables, scope)
+    if schema is not None:
+        unknown = sorted({t for t in resolver.aliases.values() if t not in schema} - _ctes(tree))
+        if unknown:
+            return [], f"unknown table(s): {', '.join(unknown)}"
+    kept = [u for u in usages.values() if u.table in (schema or {u.table: set()})]
+    if not kept:
+        return [], "reads no table of the database"
+    return kept, None
 
 
-def _collect_select(
-    select: exp.Select,
-    scope: list[str],
-    resolver: _Resolver,
-    usage: Callable[[str], TableUsage],
-    dialect: str,
-) -> None:
-    for table in scope:
+def _ctes(tree: exp.Expr) -> set[str]:
+    return {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+
+
+def _collect_select(select: exp.Select, tables: list[str], scope: _Scope) -> None:
+    resolver, usage = scope.resolver, scope.usage
+    for table in tables:
         usage(table)
     conditions: list[tuple[exp.Expr, bool]] = []
     where = select.args.get("where")
@@ -155,45 +230,38 @@ def _collect_select(
             conditions.append((join.args["on"], False))
     for condition, top_level in conditions:
         for conjunct in condition.flatten() if isinstance(condition, exp.And) else [condition]:
-            _classify(conjunct, scope, resolver, usage, dialect, constant_ok=top_level)
+            _classify(conjunct, tables, scope, constant_ok=top_level)
     order = select.args.get("order")
     if order is not None:
         for item in order.expressions:
             node = item.this if isinstance(item, exp.Ordered) else item
-            if isinstance(node, exp.Column) and (hit := resolver.resolve(node, scope)):
+            if isinstance(node, exp.Column) and (hit := resolver.resolve(node, tables)):
                 u = usage(hit[0])
                 u._add(u.sort, hit[1])
     group = select.args.get("group")
     if group is not None:
         for node in group.expressions:
-            if isinstance(node, exp.Column) and (hit := resolver.resolve(node, scope)):
+            if isinstance(node, exp.Column) and (hit := resolver.resolve(node, tables)):
                 u = usage(hit[0])
                 u._add(u.group, hit[1])
     for node in select.expressions:
         if isinstance(node, exp.Star) or (
             isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
         ):
-            for table in scope:
+            for table in tables:
                 usage(table).star = True
     for column in select.find_all(exp.Column):
-        if column.find_ancestor(exp.Select) is select and (hit := resolver.resolve(column, scope)):
+        if column.find_ancestor(exp.Select) is select and (hit := resolver.resolve(column, tables)):
             usage(hit[0]).referenced.add(hit[1])
 
 
-def _classify(
-    node: exp.Expr,
-    scope: list[str],
-    resolver: _Resolver,
-    usage: Callable[[str], TableUsage],
-    dialect: str,
-    constant_ok: bool,
-) -> None:
+def _classify(node: exp.Expr, tables: list[str], scope: _Scope, constant_ok: bool) -> None:
     if isinstance(node, exp.Paren):
-        _classify(node.this, scope, resolver, usage, dialect, constant_ok)
+        _classify(node.this, tables, scope, constant_ok)
         return
     if isinstance(node, exp.Or):
         for part in node.flatten():
-            _classify(part, scope, resolver, usage, dialect, False)
+            _classify(part, tables, scope, False)
         return
     left = node.this if isinstance(node, exp.Binary | exp.In | exp.Between | exp.Is) else None
     comparison = exp.EQ | exp.GT | exp.GTE | exp.LT | exp.LTE
@@ -207,30 +275,29 @@ def _classify(
         left = node.this
     if not isinstance(left, exp.Column):
         return
-    hit = resolver.resolve(left, scope)
+    hit = scope.resolver.resolve(left, tables)
     if hit is None:
         return
     table, column = hit
-    u = usage(table)
+    u = scope.usage(table)
     right = node.args.get("expression")
     if isinstance(node, exp.EQ) and isinstance(right, exp.Column):
-        other = resolver.resolve(right, scope)
+        other = scope.resolver.resolve(right, tables)
         u._add(u.equality, column)
         if other is not None:
-            o = usage(other[0])
+            o = scope.usage(other[0])
             o._add(o.equality, other[1])
         return
     if isinstance(node, exp.EQ | exp.In) and (right is None or _is_value(right)):
         if isinstance(node, exp.In) and node.args.get("query") is not None:
             return
         u._add(u.equality, column)
-        if constant_ok and isinstance(node, exp.EQ) and right is not None and _is_constant(right):
-            word = not isinstance(right.this if isinstance(right, exp.Cast) else right, exp.Boolean)
-            u.constants.append(ConstantPredicate(column, _unqualified_sql(node, dialect), word))
+        if constant_ok and isinstance(node, exp.EQ) and right is not None:
+            _constant(u, node, column, right, scope)
     elif isinstance(node, exp.Is):
         u._add(u.equality, column)
-        if constant_ok:
-            u.constants.append(ConstantPredicate(column, _unqualified_sql(node, dialect)))
+        if constant_ok and right is not None:
+            _constant(u, node, column, right, scope)
     elif isinstance(node, exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between):
         if right is None or _is_value(right):
             u._add(u.range, column)
@@ -241,6 +308,26 @@ def _classify(
     ):
         # Only a prefix pattern can use a btree; a parameter's pattern is unknown.
         u._add(u.range, column)
+
+
+def _constant(u: TableUsage, node: exp.Expr, column: str, right: exp.Expr, scope: _Scope) -> None:
+    """Record ``node`` as a partial-index candidate when the evidence says its value is the
+    same on every call: a NULL/TRUE/FALSE keyword, or a column (or placeholder) the workload
+    marks constant."""
+    if _is_shape_constant(right):
+        u.constants.append(ConstantPredicate(column, _unqualified_sql(node, scope.dialect)))
+        return
+    value = scope.value_of(right)
+    if value is None and column in scope.constant:
+        bare = right.this if isinstance(right, exp.Cast) else right
+        value = right if isinstance(bare, exp.Literal) else scope.value_of(right, evidence=True)
+    if value is None:
+        return
+    fixed = node.copy()
+    fixed.set("expression", value.copy())
+    bare = value.this if isinstance(value, exp.Cast) else value
+    word = isinstance(bare, exp.Literal) and bare.is_string
+    u.constants.append(ConstantPredicate(column, _unqualified_sql(fixed, scope.dialect), word))
 
 
 def _unqualified_sql(node: exp.Expr, dialect: str) -> str:

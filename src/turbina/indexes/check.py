@@ -19,7 +19,7 @@ from sqlglot.errors import SqlglotError
 
 from turbina.errors import TurbinaError
 from turbina.indexes.ddl import immutable_predicate, volatile_parts
-from turbina.indexes.workload import split_statements
+from turbina.indexes.workload_file import split_statements
 
 PREFIX = "turbina: check:"
 

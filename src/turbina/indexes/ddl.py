@@ -3,7 +3,8 @@
 PostgreSQL requires an index predicate to be IMMUTABLE, so ``CURRENT_DATE``/``now()`` are
 refused; a relative date (``CURRENT_DATE - INTERVAL '90 days'``) can be pinned to a fixed date
 (with a note saying so). ``CREATE INDEX CONCURRENTLY`` cannot run in a transaction block: the
-migration steps out with ``autocommit_block()``, ``apply`` runs in autocommit under an advisory
+PostgreSQL migration steps out with ``autocommit_block()`` (a SQLite one has no CONCURRENTLY),
+``apply`` runs in autocommit under an advisory
 lock and ``lock_timeout``, and an index a failed concurrent build left INVALID is dropped.
 """
 
@@ -198,15 +199,30 @@ def migration_text(
     revision: str,
     down_revision: str | None,
     message: str = "turbina: advised indexes",
+    dialect: str = "postgresql",
 ) -> str:
-    """An Alembic migration that builds the indexes CONCURRENTLY outside the transaction."""
-    ups = "\n".join(
-        f"        op.execute({create_sql(s, 'postgresql', True, True)!r})" for s in specs
-    )
+    """An Alembic migration for ``dialect``. PostgreSQL: ``CREATE INDEX CONCURRENTLY`` outside
+    the migration's transaction (``autocommit_block``); SQLite (which has no CONCURRENTLY):
+    plain ``CREATE INDEX`` inside it."""
+    pg = dialect == "postgresql"
+    concurrently = "CONCURRENTLY " if pg else ""
+    indent = "        " if pg else "    "
+    ups = "\n".join(f"{indent}op.execute({create_sql(s, dialect, pg, True)!r})" for s in specs)
     downs = "\n".join(
-        f"        op.execute({'DROP INDEX CONCURRENTLY IF EXISTS ' + s.name!r})"
+        f"{indent}op.execute({f'DROP INDEX {concurrently}IF EXISTS {s.name}'!r})"
         for s in reversed(specs)
     )
+    if pg:
+        upgrade = (
+            "    # CREATE INDEX CONCURRENTLY cannot run inside the migration's transaction.\n"
+            "    with op.get_context().autocommit_block():\n" + (ups or f"{indent}pass")
+        )
+        downgrade = "    with op.get_context().autocommit_block():\n" + (downs or f"{indent}pass")
+    else:
+        upgrade = f"    # {dialect}: plain CREATE INDEX, in the migration's transaction.\n" + (
+            ups or f"{indent}pass"
+        )
+        downgrade = downs or f"{indent}pass"
     return f'''"""{message}
 
 Revision ID: {revision}
@@ -222,14 +238,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # CREATE INDEX CONCURRENTLY cannot run inside the migration's transaction.
-    with op.get_context().autocommit_block():
-{ups or "        pass"}
+{upgrade}
 
 
 def downgrade() -> None:
-    with op.get_context().autocommit_block():
-{downs or "        pass"}
+{downgrade}
 '''
 
 

@@ -125,6 +125,90 @@ def verify(
     )
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """One advised index, measured: Σ calls × median time of the statements it helps,
+    without and with the advised set."""
+
+    spec: IndexSpec
+    before_ms: float
+    after_ms: float
+    statements: int
+
+    @property
+    def speedup(self) -> float:
+        return self.before_ms / self.after_ms if self.after_ms > 0 else float("inf")
+
+    @property
+    def slower(self) -> bool:
+        """Measured, and slower (or no faster) than without it: ``apply`` refuses it."""
+        return self.statements > 0 and self.speedup < 1.0
+
+
+def verdicts(recommendations: Sequence[Any], verification: Verification) -> list[Verdict]:
+    """Per advised index (``Recommendation``: ``spec``, ``queries``), its measured speedup."""
+    measured = {m.query.key: m for m in verification.measured}
+    out = []
+    for rec in recommendations:
+        hits = [measured[e.query.key] for e in rec.queries if e.query.key in measured]
+        before = sum(m.before_ms * m.query.calls for m in hits)
+        after = sum(m.after_ms * m.query.calls for m in hits)
+        out.append(Verdict(rec.spec, before, after, len(hits)))
+    return out
+
+
+@dataclass
+class Applied:
+    """What ``apply_verified`` built, kept and refused."""
+
+    verification: Verification
+    verdicts: list[Verdict]
+    kept: list[IndexSpec]
+    refused: list[Verdict]
+
+    def lines(self) -> list[str]:
+        out = []
+        for verdict in self.verdicts:
+            measured = (
+                f"x{verdict.speedup:.2f} on its {verdict.statements} statement(s)"
+                if verdict.statements
+                else "not measured (no statement with sample values)"
+            )
+            if verdict in self.refused:
+                out.append(
+                    f"turbina: refused: {verdict.spec.name}: verified {measured}, slower than "
+                    "without it; dropped again (fix: --force builds it anyway)"
+                )
+            else:
+                out.append(
+                    f"turbina: created: {verdict.spec.name} ON {verdict.spec.describe()} ({measured})"
+                )
+        for spec, reason in self.verification.applied.invalid:
+            out.append(f"turbina: invalid: {spec.name} dropped: {reason}")
+        return out
+
+
+def apply_verified(
+    engine: sa.Engine,
+    recommendations: Sequence[Any],
+    queries: Sequence[WorkloadQuery],
+    runs: int = DEFAULT_RUNS,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Applied:
+    """Build the advised indexes, measure the workload, and keep each index only when the
+    statements it helps got faster (speedup >= 1), unless ``force``. Indexes that existed
+    before are never dropped."""
+    specs = [r.spec for r in recommendations]
+    result = verify(engine, specs, queries, runs=runs, keep=True, progress=progress)
+    judged = verdicts(recommendations, result)
+    created = set(result.applied.created)
+    refused = [v for v in judged if v.slower and not force and v.spec in created]
+    drop_indexes(engine, [v.spec for v in refused])
+    kept = [s for s in result.applied.created if s not in {v.spec for v in refused}]
+    return Applied(result, judged, kept, refused)
+
+
 def drop_indexes(engine: sa.Engine, specs: Sequence[IndexSpec]) -> None:
     """Drop indexes by name (CONCURRENTLY on PostgreSQL)."""
     concurrently = "CONCURRENTLY " if engine.dialect.name == "postgresql" else ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 
 from turbina.errors import TurbinaError
 from turbina.indexes.ddl import create_sql
+from turbina.indexes.sizes import PostgresSizer
 from turbina.indexes.spec import IndexSpec
 from turbina.indexes.workload import TAG, WorkloadQuery
 
@@ -29,8 +31,11 @@ STATEMENT_TIMEOUT_MS = 30_000
 LOCK_TIMEOUT_MS = 2_000
 _TIMING_RUNS = 3
 MAX_NOTES = 50
-_TUPLE_OVERHEAD = 20  # btree index tuple header + line pointer, bytes
-_TID_BYTES = 6
+# Maintaining one index entry for one written row, in the planner's units: the page it
+# dirties (seq_page_cost: the WAL record and the later write are sequential) plus the tuple
+# and one comparison per btree level. SQLite: what its own cost model charges for a one-row
+# lookup. The measured path (SQLite timings, in ms): 10 µs per entry.
+SQLITE_MEASURED_ENTRY_MS = 0.01
 _statement_ids = itertools.count()
 
 
@@ -42,6 +47,9 @@ class WhatIfBackend:
     """Shared part: a pinned autocommit connection, schema facts and raw-cursor execution."""
 
     name = "base"
+    # A statement counts for the per-statement threshold when its cost without a new index
+    # is at least this (PostgreSQL planner units, as Dexter's --min-cost).
+    min_statement_cost = 100.0
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -50,6 +58,9 @@ class WhatIfBackend:
         self.raw: Any = self.conn.connection.dbapi_connection
         self.size_guard: int | None = None
         self.notes: list[str] = []
+        self._fractions: dict[tuple[str, str], float] = {}
+        self._row_counts: dict[str, float] = {}
+        self.errors: dict[str, str] = {}  # statement key -> why it could not be planned
         if self.dialect == "postgresql":
             self._run(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
             self._run(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
@@ -57,6 +68,12 @@ class WhatIfBackend:
     def _note(self, message: str) -> None:
         if message not in self.notes and len(self.notes) < MAX_NOTES:
             self.notes.append(message)
+
+    def _failed(self, query: WorkloadQuery, exc: Exception) -> None:
+        """Remember why ``query`` could not be planned (the advisor reports it as skipped)."""
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        detail = first[0][:160] if first else exc.__class__.__name__
+        self.errors.setdefault(query.key, f"cannot be planned: {detail}")
 
     @property
     def supports_include(self) -> bool:
@@ -143,8 +160,42 @@ class WhatIfBackend:
 
     def fraction(self, table: str, predicate: str) -> float:
         """Share of ``table``'s rows matching ``predicate`` (for partial-index candidates)."""
-        rows = self._run(f'SELECT avg(CASE WHEN {predicate} THEN 1.0 ELSE 0.0 END) FROM "{table}"')
-        return float(rows[0][0]) if rows and rows[0][0] is not None else 1.0
+        key = (table, predicate)
+        if key not in self._fractions:
+            rows = self._run(
+                f'SELECT avg(CASE WHEN {predicate} THEN 1.0 ELSE 0.0 END) FROM "{table}"'
+            )
+            found = rows[0][0] if rows else None
+            self._fractions[key] = float(found) if found is not None else 1.0
+        return self._fractions[key]
+
+    def row_count(self, table: str) -> float:
+        """Rows of ``table`` (PostgreSQL: the planner's estimate)."""
+        if table not in self._row_counts:
+            if self.dialect == "postgresql":
+                found = self._run(
+                    "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = to_regclass(%s)",
+                    (table,),
+                )
+            else:
+                found = self._run(f'SELECT count(*) FROM "{table}"')
+            self._row_counts[table] = float(found[0][0]) if found else 0.0
+        return self._row_counts[table]
+
+    def entry_cost(self, table: str) -> float:
+        """Cost of maintaining one index entry of ``table`` for one written row, in the unit of
+        ``costs()`` (see the module constants)."""
+        if self.dialect != "postgresql":
+            return math.log2(self.row_count(table) + 1) + 2.0
+        if not hasattr(self, "_pg_costs"):
+            found = self._run(
+                "SELECT current_setting('seq_page_cost')::float8, "
+                "current_setting('cpu_index_tuple_cost')::float8, "
+                "current_setting('cpu_operator_cost')::float8"
+            )
+            self._pg_costs = tuple(float(x) for x in found[0])
+        page, tuple_, operator = self._pg_costs
+        return page + tuple_ + operator * math.log2(self.row_count(table) + 2)
 
     def distinct_count(self, table: str, column: str) -> int:
         """Number of distinct values of ``table.column`` (for partial-index vocabularies)."""
@@ -178,7 +229,7 @@ class WhatIfBackend:
                 return self._explain_generic(query)
             rows = self._run(f"EXPLAIN (FORMAT JSON) {query.sql}", query.params)
         except Exception as exc:
-            self._note(f"cannot plan a statement ({exc.__class__.__name__}); left out")
+            self._failed(query, exc)
             return None
         plan = rows[0][0]
         if isinstance(plan, str):
@@ -221,18 +272,21 @@ class HypoPGBackend(WhatIfBackend):
             )
         self._run("SELECT hypopg_reset()")
         self._sizes: dict[IndexSpec, int] = {}
+        # HypoPG's own size runs ~50 % high for composite and INCLUDE indexes: sizes come
+        # from the on-disk format and the statistics instead (turbina.indexes.sizes).
+        self.sizer = PostgresSizer(self._run, self.fraction)
 
     def costs(
         self, indexes: Collection[IndexSpec], queries: Sequence[WorkloadQuery]
     ) -> tuple[list[float | None], dict[IndexSpec, int]]:
-        # One round trip creates every hypothetical index and reports its size; the session is
-        # always left clean (reset in finally), so no reset is needed before.
+        # One round trip creates every hypothetical index; the session is always left clean
+        # (reset in finally), so no reset is needed before.
         ordered = list(indexes)
         try:
             if ordered:
                 try:
-                    rows = self._run(
-                        "SELECT hypopg_relation_size(h.indexrelid) FROM unnest(%s::text[]) "
+                    self._run(
+                        "SELECT h.indexrelid FROM unnest(%s::text[]) "
                         "WITH ORDINALITY AS d(ddl, n), LATERAL hypopg_create_index(d.ddl) h "
                         "ORDER BY d.n",
                         ([create_sql(spec, "postgresql") for spec in ordered],),
@@ -243,38 +297,13 @@ class HypoPGBackend(WhatIfBackend):
                         f"{str(exc).splitlines()[0]}",
                         "nothing to do: the advisor skips this candidate",
                     ) from None
-                for spec, (size,) in zip(ordered, rows, strict=True):
+                for spec in ordered:
                     if spec not in self._sizes:
-                        self._sizes[spec] = int(int(size) * self._dedup_ratio(spec))
+                        self._sizes[spec] = self.sizer.size(spec)
             return [self._explain_pg(q) for q in queries], {s: self._sizes[s] for s in ordered}
         finally:
             if ordered:
                 self._run("SELECT hypopg_reset()")
-
-    def _dedup_ratio(self, spec: IndexSpec) -> float:
-        """HypoPG sizes a btree without deduplication (PostgreSQL 13+): a key repeated over many
-        rows is stored once with a list of 6-byte row pointers. Scale by that, from pg_stats."""
-        if spec.include or spec.unique:
-            return 1.0
-        stats = self._run(
-            "SELECT n_distinct, avg_width FROM pg_stats WHERE schemaname = current_schema() "
-            "AND tablename = %s AND attname = ANY(%s)",
-            (spec.table, list(spec.columns)),
-        )
-        tuples = self._run(
-            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (spec.table,)
-        )
-        rows = max(float(tuples[0][0]) if tuples else 0.0, 1.0)
-        if len(stats) < len(spec.columns):
-            return 1.0
-        distinct, width = 1.0, 0.0
-        for n_distinct, avg_width in stats:
-            distinct *= -float(n_distinct) * rows if n_distinct < 0 else max(float(n_distinct), 1.0)
-            width += float(avg_width)
-        distinct = min(distinct, rows)
-        plain = rows * (_TUPLE_OVERHEAD + width)
-        deduplicated = rows * _TID_BYTES + distinct * (_TUPLE_OVERHEAD + 4 + width)
-        return min(1.0, deduplicated / plain)
 
     def close(self) -> None:
         with suppress(Exception):
@@ -289,6 +318,8 @@ class TransactionBackend(WhatIfBackend):
 
     def __init__(self, engine: sa.Engine) -> None:
         super().__init__(engine)
+        if self.dialect == "sqlite":
+            self.min_statement_cost = 1.0  # measured milliseconds here
         self._sizes: dict[IndexSpec, int] = {}
         self._timings: dict[tuple[str, str], float] = {}
         self._rows: dict[str, int] = {}
@@ -311,6 +342,11 @@ class TransactionBackend(WhatIfBackend):
             yield
         finally:
             self._run("ROLLBACK")
+
+    def entry_cost(self, table: str) -> float:
+        if self.dialect == "sqlite":
+            return SQLITE_MEASURED_ENTRY_MS  # costs are measured milliseconds here
+        return super().entry_cost(table)
 
     def _guard(self, spec: IndexSpec) -> None:
         if self.size_guard is None:
@@ -351,7 +387,7 @@ class TransactionBackend(WhatIfBackend):
         try:
             plan = self._run(f"EXPLAIN QUERY PLAN {query.sql}", query.params)
         except Exception as exc:
-            self._note(f"cannot plan a statement ({exc.__class__.__name__}); left out")
+            self._failed(query, exc)
             return None
         shape = "|".join(str(row[-1]) for row in plan)
         key = (query.key, shape)

@@ -20,6 +20,8 @@ _EXPORTS = {
     "SlowLog": "turbina.queries.slowlog",
     "SlowQuery": "turbina.queries.slowlog",
     "QueriesState": "turbina.queries.state",
+    "SlowRules": "turbina.queries.slow",
+    "SlowStatement": "turbina.queries.slow",
     "QueryStats": "turbina.queries.stats",
     "WorkloadSample": "turbina.queries.stats",
 }
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from turbina.queries.histogram import LatencyHistogram
     from turbina.queries.nplusone import Finding, FindingsLog
     from turbina.queries.recorder import QueryRecorder
+    from turbina.queries.slow import SlowRules, SlowStatement
     from turbina.queries.slowlog import SlowLog, SlowQuery
     from turbina.queries.state import QueriesState
     from turbina.queries.stats import QueryStats, WorkloadSample

@@ -27,6 +27,8 @@ log = logging.getLogger("turbina.queries")
 TAG = "/* turbina */"
 QUEUE_SIZE = 100
 LARGE_TABLE_ROWS = 1000  # a sequential scan estimated above this many rows is flagged
+SCAN_FEEDS_SORT = "full scan feeds a sort"
+_SORT_NODES = frozenset({"Sort", "Incremental Sort"})
 _WRITE_WORDS = frozenset(
     {
         "insert",
@@ -65,32 +67,52 @@ def summarize_postgres(plan: Any) -> dict[str, Any]:
     nodes: list[str] = []
     warnings: list[str] = []
 
-    def walk(node: dict[str, Any]) -> None:
+    sorted_scans: list[str] = []
+
+    def walk(node: dict[str, Any], under_sort: bool) -> None:
         kind = node.get("Node Type", "?")
         relation = node.get("Relation Name")
         nodes.append(f"{kind} on {relation}" if relation else kind)
         rows = node.get("Plan Rows", 0)
         if kind == "Seq Scan" and rows >= LARGE_TABLE_ROWS:
             warnings.append(f"sequential scan on {relation} (~{rows} rows estimated)")
+            if under_sort:
+                sorted_scans.append(f"{relation} (~{rows} rows)")
         if "Actual Rows" in node and rows and node["Actual Rows"] > 10 * rows:
             warnings.append(f"{kind}: actual rows {node['Actual Rows']} vs estimated {rows}")
+        below_sort = under_sort or kind in _SORT_NODES
         for child in node.get("Plans", []):
-            walk(child)
+            walk(child, below_sort)
 
-    walk(root)
+    walk(root, False)
+    if sorted_scans:
+        warnings.append(f"{SCAN_FEEDS_SORT}: {', '.join(sorted_scans)}")
     return {
         "total_cost": root.get("Total Cost"),
         "rows": root.get("Plan Rows"),
         "nodes": nodes,
         "warnings": warnings,
+        "scan_feeds_sort": bool(sorted_scans),
     }
 
 
 def summarize_sqlite(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     """Summary of ``EXPLAIN QUERY PLAN`` rows (id, parent, notused, detail)."""
     details = [redact_text(str(row[-1])) for row in rows]
-    warnings = [f"full scan: {d}" for d in details if d.startswith("SCAN ") and " USING " not in d]
-    return {"total_cost": None, "rows": None, "nodes": details, "warnings": warnings}
+    scans = [d for d in details if d.startswith("SCAN ") and " USING " not in d]
+    warnings = [f"full scan: {d}" for d in scans]
+    # SQLite sorts in a temporary b-tree when no index gives the order.
+    sorts = any(d.startswith("USE TEMP B-TREE FOR") for d in details)
+    if scans and sorts:
+        tables = ", ".join(d.removeprefix("SCAN ").removeprefix("TABLE ") for d in scans)
+        warnings.append(f"{SCAN_FEEDS_SORT}: {tables}")
+    return {
+        "total_cost": None,
+        "rows": None,
+        "nodes": details,
+        "warnings": warnings,
+        "scan_feeds_sort": bool(scans and sorts),
+    }
 
 
 class ExplainWorker:

@@ -1,11 +1,19 @@
 """N+1 detection: lazy loads grouped per relationship, and repeated identical statements.
 
-A single module-level ``do_orm_execute`` listener (installed once on ``Session``) feeds the
-active ``QueryCollector``: every relationship load runs inside it so its statements are
-known to be relationship loads; a *lazy* load (``lazy_loaded_from`` set) is also counted
-under (parent mapper, relationship). Selectin/subquery batches are relationship loads but
-not lazy ones, so they are never findings; a relationship loaded fewer than ``threshold``
-times in one collector is not a finding either.
+A module-level ``do_orm_execute`` listener, installed on the session targets Turbina is
+given, feeds the active ``QueryCollector``. It never executes anything itself: it sees a
+relationship load before the ORM runs it, counts a *lazy* one (``lazy_loaded_from`` set)
+under (parent mapper, relationship, loader chain) and marks the collector, so the recorder
+books the next SELECT's cursor time to that relationship. Selectin/subquery batches are
+relationship loads but not lazy ones, so they are never findings; a relationship loaded
+fewer than ``threshold`` times in one collector is not a finding either.
+
+Where the fix goes: when a lazy group reaches the threshold, its call site is captured
+(the template line, for a template loop) and the mapper of the top-level query its parents
+came from is remembered. From then on, top-level ORM SELECTs returning that mapper's objects
+— N+1 parents, not every query, and not its counts — record their call site (the first few
+per request), so the finding names the query to change (tests' guards capture every
+top-level query's site from the first run).
 
 ``findings(collector, threshold)`` turns a finished collector into ``Finding`` records that
 name the fix as code; ``FindingsLog`` deduplicates them across requests, with counts.
@@ -15,67 +23,147 @@ from __future__ import annotations
 
 import threading
 import time
-from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+import weakref
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, RelationshipProperty
 from sqlalchemy.orm.interfaces import MANYTOONE
 
-from turbina.queries.callsite import callsite
-from turbina.queries.context import QueryCollector, current_collector
+from turbina.queries.advice import repeated_statement_fix
+from turbina.queries.callsite import capture
+from turbina.queries.context import (
+    MAX_LAZY_GROUPS_PER_COLLECTOR,
+    MAX_QUERY_SITES_PER_COLLECTOR,
+    LazyLoadGroup,
+    QueryCollector,
+    current_collector,
+)
 
 LAZY_LOAD = "lazy_load"
 REPEATED_STATEMENT = "repeated_statement"
 _READ_PREFIXES = ("select", "with")
 
+# Mappers whose rows fed an N+1 somewhere in this process: their top-level SELECTs record a
+# call site. Bounded (an app has a bounded number of mappers; the cap guards the rest).
+MAX_PARENT_MAPPERS = 1000
+LOOKS_PER_MAPPER = 16  # top-level queries per model and collector looked at (the latest wins)
+_parent_mappers: weakref.WeakSet[Any] = weakref.WeakSet()
+# Registries of the mappers seen, to turn a repeated statement's tables into model classes.
+_registries: weakref.WeakSet[Any] = weakref.WeakSet()
+_last_registry: list[Any] = [None]
 
-# The statement being handled: the listener can be reached twice for one execution (on a
-# sessionmaker and on a Session class it derives from); invoke_statement() runs the later
-# listeners with a new ORMExecuteState for the same statement, which must pass through
-# without counting the load again.
-_handling: ContextVar[Any] = ContextVar("turbina_orm_execute", default=None)
 
-
-def _on_do_orm_execute(orm_state: ORMExecuteState) -> Any:
+def _on_do_orm_execute(orm_state: ORMExecuteState) -> None:
     collector = current_collector()
-    if collector is None or not orm_state.is_relationship_load:
-        return None
-    if _handling.get() is orm_state.statement:
-        return None
-    lazy_from = orm_state.lazy_loaded_from
-    collector.relationship_depth += 1
-    token = _handling.set(orm_state.statement)
-    start = time.perf_counter()
-    try:
-        result = orm_state.invoke_statement()
-    finally:
-        _handling.reset(token)
-        collector.relationship_depth -= 1
-    if lazy_from is not None:
-        _count_lazy_load(collector, orm_state, (time.perf_counter() - start) * 1000.0)
-    return result
-
-
-def _count_lazy_load(collector: QueryCollector, orm_state: ORMExecuteState, ms: float) -> None:
-    path = orm_state.loader_strategy_path
-    prop = getattr(path, "prop", None) if path is not None else None
-    if prop is None:
+    if collector is None or orm_state is collector.last_orm_state:
+        # No collector, or the listener reached twice for one execution (on a sessionmaker
+        # and on a Session class it derives from): the same state object both times.
         return
+    collector.last_orm_state = orm_state
+    # ``is_relationship_load`` is this test; reading the path once saves a second lookup.
+    path = orm_state.loader_strategy_path
+    if path is None or path.is_root:
+        collector.pending_relationship = False
+        collector.pending_group = None
+        if orm_state.is_select:
+            _top_level_select(collector, orm_state)
+        return
+    collector.pending_relationship = True
+    parent_state = orm_state.lazy_loaded_from
+    if parent_state is None:  # a selectin / subquery / immediate batch
+        collector.pending_group = None
+        return
+    prop = getattr(path, "prop", None)
+    load_path = parent_state.load_path
+    # Keyed by identity (a PathRegistry hashes in Python); the entry keeps both objects
+    # alive, so their ids cannot be reused while the collector lives.
+    key = (id(prop), id(load_path))
+    known = collector.lazy_index.get(key)
+    if known is not None:
+        group = known[0]
+    else:
+        new = _new_group(collector, prop, parent_state)
+        if new is None:
+            collector.pending_group = None
+            return
+        group = new
+        if len(collector.lazy_index) < 4 * MAX_LAZY_GROUPS_PER_COLLECTOR:
+            collector.lazy_index[key] = (group, prop, load_path)
+    group.count += 1
+    collector.pending_group = group
+    if group.count == collector.threshold and group.callsite is None:
+        memory = collector.memory
+        if memory is None:
+            group.callsite = capture(collector.root)
+            if group.root is not None and len(_parent_mappers) < MAX_PARENT_MAPPERS:
+                _parent_mappers.add(group.root)
+        elif not memory.knows_callsite(collector.endpoint, group.attribute):
+            group.callsite = capture(collector.root)
+
+
+def _top_level_select(collector: QueryCollector, orm_state: ORMExecuteState) -> None:
+    mapper = orm_state.bind_mapper
+    if mapper is None:
+        return
+    registry = mapper.registry
+    if registry is not _last_registry[0]:  # most apps have one registry: skip the set
+        _last_registry[0] = registry
+        if registry not in _registries:
+            _registries.add(registry)
+    if not collector.capture_callsites:
+        memory = collector.memory
+        if memory is None:
+            if mapper not in _parent_mappers:
+                return
+        elif not memory.wants_query_site(collector.endpoint, mapper):
+            return
+    looks = collector.query_site_walks.get(mapper, 0)
+    if looks >= LOOKS_PER_MAPPER or (
+        not looks and len(collector.query_site_walks) >= MAX_QUERY_SITES_PER_COLLECTOR
+    ):
+        return  # a loop of per-row queries of this model: its first sites are known
+    collector.query_site_walks[mapper] = looks + 1
+    if not _loads_rows_of(orm_state, mapper):
+        return  # a count or a column query of the model: no rows to lazy-load from
+    site = capture(collector.root, loop=False)
+    if site is not None:
+        collector.query_sites[mapper] = site
+
+
+def _loads_rows_of(orm_state: ORMExecuteState, mapper: Any) -> bool:
+    """True when the statement returns ``mapper``'s objects (``select(Post)``), not only
+    columns of it (``select(func.count()).select_from(Post)``)."""
+    cls = mapper.class_
+    try:
+        descriptions = orm_state.statement.column_descriptions  # type: ignore[attr-defined]
+    except Exception:  # a statement that cannot describe itself: take it as one that can
+        return True
+    return any(isinstance(d, dict) and d.get("type") is cls for d in descriptions)
+
+
+def _new_group(collector: QueryCollector, prop: Any, parent_state: Any) -> LazyLoadGroup | None:
+    if not isinstance(prop, RelationshipProperty):
+        return None
     group = collector.lazy_group(
         prop.parent.class_.__name__,
         prop.key,
         bool(prop.uselist),
         prop.direction is MANYTOONE,
-        _loaded_via(orm_state.lazy_loaded_from),
+        _loaded_via(parent_state),
     )
     if group is None:
-        return
-    group.count += 1
-    group.total_ms += ms
-    if group.count == collector.threshold and group.callsite is None:
-        group.callsite = callsite()
+        return None
+    if group.root is None:
+        path = getattr(getattr(parent_state, "load_path", None), "path", ())
+        entity = path[0] if path else parent_state.mapper
+        group.root = getattr(entity, "mapper", entity)
+        group.query_site = collector.query_sites.get(group.root)
+        registry = getattr(prop.parent, "registry", None)
+        if registry is not None and registry not in _registries:
+            _registries.add(registry)
+    return group
 
 
 def _loaded_via(parent_state: Any) -> tuple[str, ...]:
@@ -87,6 +175,11 @@ def _loaded_via(parent_state: Any) -> tuple[str, ...]:
         for el in elements
         if isinstance(el, RelationshipProperty)
     )
+
+
+def known_registries() -> list[Any]:
+    """SQLAlchemy registries of the mappers the listener has seen (for code advice)."""
+    return list(_registries)
 
 
 _install_lock = threading.Lock()
@@ -134,7 +227,11 @@ class Finding:
     """One N+1 pattern seen in one request (or block).
 
     ``subject`` is ``Parent.relationship`` for lazy loads, the redacted fingerprint for
-    repeated statements; ``fix`` is code to paste (a loader option) or an instruction.
+    repeated statements; ``fix`` is code to paste (the loader option for a lazy load, the
+    batched query for a repeated statement) or, for a shape Turbina cannot read, an
+    instruction. ``callsite`` is where the loads run (the template line for a template loop),
+    ``loop`` the loop around them when that is another line, ``query_site`` the query the
+    loader option goes on.
     """
 
     kind: str
@@ -145,6 +242,8 @@ class Finding:
     fix: str
     loader: str | None = None
     endpoint: str | None = None
+    loop: str | None = None
+    query_site: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str | None]:
@@ -154,14 +253,37 @@ class Finding:
     def describe(self) -> str:
         """One line for messages and logs."""
         where = f" at {self.callsite}" if self.callsite else ""
+        if self.loop:
+            where += f" (loop at {self.loop})"
         if self.kind == LAZY_LOAD:
-            return f"N+1: {self.subject} lazy-loaded {self.loads} times ({self.total_ms:.1f} ms){where}; fix: .options({self.fix})"
-        return f"N+1: same statement run {self.loads} times ({self.total_ms:.1f} ms){where}: {self.subject}; fix: {self.fix}"
+            target = (
+                f"the query at {self.query_site}"
+                if self.query_site
+                else "the query that loads the rows"
+            )
+            return (
+                f"N+1: {self.subject} lazy-loaded {self.loads} times ({self.total_ms:.1f} ms)"
+                f"{where}; fix: .options({self.fix}) on {target}"
+            )
+        return (
+            f"N+1: same statement run {self.loads} times ({self.total_ms:.1f} ms){where}: "
+            f"{self.subject}; fix: {self.fix}"
+        )
 
 
 def loader_for(uselist: bool, many_to_one: bool) -> str:
     """``selectinload`` for collections, ``joinedload`` for many-to-one / scalar relationships."""
     return "selectinload" if uselist and not many_to_one else "joinedload"
+
+
+def lazy_roots(collector: QueryCollector, threshold: int) -> dict[str, Any]:
+    """``Parent.relationship`` -> the mapper of the query its parents came from, for the
+    lazy groups of ``collector`` that are findings (``FindingsLog.add``'s ``roots``)."""
+    return {
+        g.attribute: g.root
+        for g in collector.lazy.values()
+        if g.count >= threshold and g.root is not None
+    }
 
 
 def findings(collector: QueryCollector, threshold: int) -> list[Finding]:
@@ -171,16 +293,19 @@ def findings(collector: QueryCollector, threshold: int) -> list[Finding]:
         if group.count < threshold:
             continue
         loader = loader_for(group.uselist, group.many_to_one)
+        site = group.callsite
         found.append(
             Finding(
                 LAZY_LOAD,
                 group.attribute,
                 group.count,
                 round(group.total_ms, 3),
-                group.callsite,
+                site.where if site is not None else None,
                 ".".join((*group.via, f"{loader}({group.attribute})")),
                 loader,
                 collector.endpoint,
+                site.loop if site is not None else None,
+                group.query_site.where if group.query_site is not None else None,
             )
         )
     found.sort(key=lambda f: f.loads, reverse=True)
@@ -191,16 +316,18 @@ def findings(collector: QueryCollector, threshold: int) -> list[Finding]:
             continue
         if not shape.startswith(_READ_PREFIXES):
             continue
+        site = collector.callsites.get(shape)
         repeated.append(
             Finding(
                 REPEATED_STATEMENT,
                 shape,
                 seen,
                 round(seen * mean_ms, 3),
-                collector.callsites.get(shape),
-                "run it once for all keys (WHERE key IN (...)) or eager-load, instead of once per row",
+                site.where if site is not None else None,
+                repeated_statement_fix(shape, known_registries()),
                 None,
                 collector.endpoint,
+                site.loop if site is not None else None,
             )
         )
     repeated.sort(key=lambda f: f.loads, reverse=True)
@@ -232,34 +359,79 @@ class SeenFinding:
 
 
 class FindingsLog:
-    """Findings deduplicated across requests, at most ``capacity`` (least seen evicted)."""
+    """Findings deduplicated across requests, at most ``capacity`` (least seen evicted).
+
+    A site missing from the first sighting (the query a loader goes on is learned from the
+    request that first shows the N+1) is filled in by a later one. The log is also the app's
+    ``SiteMemory``: once a finding has its call sites, later requests skip the stack walks
+    (``knows_callsite``), and top-level queries record their call site only while a finding
+    of their model at their endpoint still lacks it (``wants_query_site``).
+    """
 
     def __init__(self, capacity: int = 500) -> None:
         self.capacity = capacity
         self._seen: dict[tuple[str, str, str, str | None], SeenFinding] = {}
+        # (endpoint, Parent.relationship) -> the lazy-load entry, for knows_callsite().
+        self._lazy: dict[tuple[str | None, str], SeenFinding] = {}
+        # (endpoint, root mapper) of lazy findings still lacking their query's call site.
+        self._wanted: set[tuple[str | None, Any]] = set()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def add(self, found: list[Finding]) -> None:
-        """Merge one request's findings."""
+    def knows_callsite(self, endpoint: str | None, subject: str) -> bool:
+        """True when the lazy-load finding ``subject`` at ``endpoint`` has its call site."""
+        seen = self._lazy.get((endpoint, subject))
+        return seen is not None and seen.finding.callsite is not None
+
+    def wants_query_site(self, endpoint: str | None, mapper: Any) -> bool:
+        """True while a lazy-load finding at ``endpoint`` fed by a query of ``mapper`` lacks
+        that query's call site."""
+        return (endpoint, mapper) in self._wanted
+
+    def add(self, found: list[Finding], roots: dict[str, Any] | None = None) -> None:
+        """Merge one request's findings; ``roots`` maps a lazy-load subject to the mapper of
+        the query its rows came from (what ``wants_query_site`` answers on)."""
         now = time.time()
         with self._lock:
             for finding in found:
                 seen = self._seen.get(finding.key)
                 if seen is None:
                     if len(self._seen) >= self.capacity:
-                        victim = min(self._seen.values(), key=lambda s: (s.requests, s.last_seen))
-                        del self._seen[victim.finding.key]
-                    self._seen[finding.key] = SeenFinding(
-                        finding, 1, finding.loads, finding.loads, now, now
-                    )
-                    continue
-                seen.requests += 1
-                seen.total_loads += finding.loads
-                seen.max_loads = max(seen.max_loads, finding.loads)
-                seen.last_seen = now
+                        self._evict()
+                    seen = SeenFinding(finding, 1, finding.loads, finding.loads, now, now)
+                    self._seen[finding.key] = seen
+                    if finding.kind == LAZY_LOAD:
+                        self._lazy[(finding.endpoint, finding.subject)] = seen
+                else:
+                    seen.requests += 1
+                    seen.total_loads += finding.loads
+                    seen.max_loads = max(seen.max_loads, finding.loads)
+                    seen.last_seen = now
+                    known = seen.finding
+                    missing = {
+                        name: getattr(finding, name)
+                        for name in ("callsite", "loop", "query_site")
+                        if getattr(known, name) is None and getattr(finding, name) is not None
+                    }
+                    if missing:
+                        seen.finding = replace(known, **missing)
+                root = (roots or {}).get(finding.subject) if finding.kind == LAZY_LOAD else None
+                if root is not None:
+                    wanted = (finding.endpoint, root)
+                    if seen.finding.query_site is None:
+                        if len(self._wanted) < self.capacity:
+                            self._wanted.add(wanted)
+                    else:
+                        self._wanted.discard(wanted)
+
+    def _evict(self) -> None:
+        victim = min(self._seen.values(), key=lambda s: (s.requests, s.last_seen))
+        finding = victim.finding
+        del self._seen[finding.key]
+        if self._lazy.get((finding.endpoint, finding.subject)) is victim:
+            del self._lazy[(finding.endpoint, finding.subject)]
 
     def all(self) -> list[SeenFinding]:
         """Most frequent first."""
@@ -272,3 +444,5 @@ class FindingsLog:
         """Forget every finding."""
         with self._lock:
             self._seen.clear()
+            self._lazy.clear()
+            self._wanted.clear()

@@ -5,16 +5,24 @@ already costs ~10 µs per query): the recorder wraps ``do_execute``, ``do_execut
 and ``do_executemany`` on the engine's own dialect instance (every ``create_engine`` makes
 its own dialect). Per query it pays two clock reads, one LRU hit (raw statement ->
 fingerprint), one locked stats update and a context-variable read. Stack walks, redaction
-and EXPLAIN happen only for slow queries and N+1 candidates.
+and EXPLAIN happen only for slow queries and N+1 candidates (EXPLAIN also for one run of
+at least ``explain_ms``, so the plans behind the relative slow rules are known).
 
 A failure inside the recorder never reaches the application: it is counted, logged once,
 and the query's result is returned untouched.
+
+Other parts share this one hook instead of adding their own: ``recorder.subscribe(hook)``
+makes the wrapper call ``hook(cursor, statement, parameters, context)`` before each
+statement (the cache's write tracking and read recording do); the hook may return a callable
+that runs after the statement, whether it succeeded or raised. Hooks must not raise. With no
+subscriber the wrapper pays one list read.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +39,18 @@ log = logging.getLogger("turbina.queries")
 
 TURBINA_SQL_TAG = "/* turbina */"
 _WRAPPED = ("do_execute", "do_execute_no_params", "do_executemany")
+# Recorders attached right now, in this process (the test guards check one is there).
+_attached: weakref.WeakSet[QueryRecorder] = weakref.WeakSet()
+
+
+def attached_recorders() -> int:
+    """How many recorders are attached to an engine in this process."""
+    return len(_attached)
+
+
+def is_recorded(engine: Engine) -> bool:
+    """True when ``engine`` has a recorder."""
+    return getattr(engine.dialect, "_turbina_recorder", None) is not None
 
 
 class QueryRecorder:
@@ -48,6 +68,7 @@ class QueryRecorder:
         name: str | None = None,
         max_fingerprints: int = 5000,
         slow_query_ms: float = 500.0,
+        explain_ms: float | None = None,
         slow_log: SlowLog | None = None,
         slow_log_size: int = 500,
         explainer: Any = None,
@@ -62,6 +83,9 @@ class QueryRecorder:
         self.name = name or engine.url.database or engine.dialect.name
         self.dialect_name = engine.dialect.name
         self.slow_query_ms = slow_query_ms
+        # A run this long is EXPLAINed even below the slow-log threshold (the relative
+        # rules of ``turbina.queries.slow`` flag statements by their plans too).
+        self.explain_ms = slow_query_ms if explain_ms is None else explain_ms
         self.stats = StatsTable(max_fingerprints)
         self.cache = FingerprintCache(
             max(2 * max_fingerprints, 1000),
@@ -73,6 +97,9 @@ class QueryRecorder:
         self.errors = 0
         self._warned = False
         self._originals: dict[str, Any] = {}
+        # The subscribers' hook, composed (subscribe()); read by the wrappers on every call.
+        self._hook: list[Callable[[Any, str, Any, Any], Callable[[], None] | None] | None] = [None]
+        self._subscribers: list[tuple[Any, Callable[[], None] | None]] = []
         self._attach()
 
     @classmethod
@@ -92,29 +119,42 @@ class QueryRecorder:
         executemany = self._originals["do_executemany"]
         record = self._make_record()
         clock = time.perf_counter
+        hook = self._hook
 
         def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> Any:
+            before = hook[0]
+            after = before(cursor, statement, parameters, context) if before else None
             start = clock()
             try:
                 return execute(cursor, statement, parameters, context)
             finally:
                 record(statement, parameters, clock() - start, cursor)
+                if after is not None:
+                    after()
 
         def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> Any:
+            before = hook[0]
+            after = before(cursor, statement, None, context) if before else None
             start = clock()
             try:
                 return execute_no_params(cursor, statement, context)
             finally:
                 record(statement, None, clock() - start, cursor)
+                if after is not None:
+                    after()
 
         def do_executemany(
             cursor: Any, statement: str, parameters: Any, context: Any = None
         ) -> Any:
+            before = hook[0]
+            after = before(cursor, statement, parameters, context) if before else None
             start = clock()
             try:
                 return executemany(cursor, statement, parameters, context)
             finally:
                 record(statement, parameters[0] if parameters else None, clock() - start, cursor)
+                if after is not None:
+                    after()
 
         def install() -> None:
             dialect.do_execute = do_execute  # type: ignore[method-assign]
@@ -141,6 +181,43 @@ class QueryRecorder:
         dialect.initialize = initialize_unrecorded  # type: ignore[method-assign]
         install()
         dialect._turbina_recorder = self  # type: ignore[attr-defined]
+        _attached.add(self)
+
+    def subscribe(
+        self,
+        hook: Callable[[Any, str, Any, Any], Callable[[], None] | None],
+        *,
+        on_close: Callable[[], None] | None = None,
+    ) -> Callable[[], None]:
+        """Call ``hook(cursor, statement, parameters, context)`` before every statement of
+        this engine (it may return a callable run after the statement). ``on_close`` is
+        called when the recorder detaches (its wrapper, and the subscription, go away).
+        Returns the function that unsubscribes."""
+        entry = (hook, on_close)
+        self._subscribers.append(entry)
+        self._compose()
+
+        def unsubscribe() -> None:
+            if entry in self._subscribers:
+                self._subscribers.remove(entry)
+                self._compose()
+
+        return unsubscribe
+
+    def _compose(self) -> None:
+        hooks = [hook for hook, _ in self._subscribers]
+        if len(hooks) <= 1:
+            self._hook[0] = hooks[0] if hooks else None
+            return
+
+        def every(cursor: Any, statement: str, parameters: Any, context: Any) -> Any:
+            afters = [h(cursor, statement, parameters, context) for h in hooks]
+            pending = [after for after in afters if after is not None]
+            if not pending:
+                return None
+            return lambda: [after() for after in pending] and None
+
+        self._hook[0] = every
 
     def _make_record(self) -> Callable[[str, Any, float, Any], None]:
         """The per-query bookkeeping, as a closure over local references (no attribute
@@ -166,6 +243,8 @@ class QueryRecorder:
                     collector.record(shape, ms)
                 if ms >= recorder.slow_query_ms:
                     slow(entry, statement, parameters, ms, collector)
+                elif ms >= recorder.explain_ms and recorder.explainer is not None:
+                    recorder.explainer.submit(entry, statement, parameters)
             except Exception:
                 failed()
 
@@ -186,7 +265,7 @@ class QueryRecorder:
                 sql=entry.fingerprint,
                 duration_ms=round(ms, 3),
                 endpoint=collector.endpoint if collector is not None else None,
-                callsite=callsite(),
+                callsite=callsite(collector.root if collector is not None else None),
                 tags=split_tags(statement)[1],
             )
         )
@@ -245,5 +324,11 @@ class QueryRecorder:
             for attr in (*_WRAPPED, "initialize"):
                 dialect.__dict__.pop(attr, None)
             del dialect._turbina_recorder  # type: ignore[attr-defined]
+        _attached.discard(self)
+        subscribers, self._subscribers = self._subscribers, []
+        self._hook[0] = None
+        for _, on_close in subscribers:
+            if on_close is not None:
+                on_close()
         if self.explainer is not None:
             self.explainer.close()

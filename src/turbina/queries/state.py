@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,24 +13,29 @@ from sqlalchemy.engine import Engine
 
 from turbina.config import Settings
 from turbina.queries.context import QueryCollector
-from turbina.queries.explain import ExplainWorker
+from turbina.queries.explain import ExplainWorker, is_explainable
 from turbina.queries.nplusone import (
     Finding,
     FindingsLog,
     findings,
     install_listener,
+    lazy_roots,
     remove_listener,
 )
 from turbina.queries.recorder import QueryRecorder
+from turbina.queries.slow import SlowRules, SlowStatement, slow_statements
 from turbina.queries.slowlog import SlowLog
 from turbina.queries.stats import QueryStats, WorkloadSample
 
 FINDINGS_CAPACITY = 500
+log = logging.getLogger("turbina.queries")
 
 
 class QueriesState:
     """What ``turbina.queries`` keeps for one app: one ``QueryRecorder`` per engine (name ->
     recorder), a shared ``SlowLog``, the ``FindingsLog`` and the settings they were built from.
+    ``slow_rules`` flag statements slow relative to the app (``slow_statements()``); ``root``
+    is the application's directory, where call sites are looked for (the Flask glue sets it).
     """
 
     def __init__(
@@ -38,12 +45,16 @@ class QueriesState:
         max_fingerprints: int = 5000,
         slow_log_size: int = 500,
         nplusone_threshold: int = 5,
-        server_timing: bool = True,
+        server_timing: bool | str | Callable[..., Any] = True,
         explain: bool = True,
         explain_interval_s: float = 300.0,
         snapshot_path: str | None = None,
+        slow_rules: SlowRules | None = None,
+        root: str | None = None,
     ) -> None:
         self.slow_query_ms = slow_query_ms
+        self.slow_rules = slow_rules if slow_rules is not None else SlowRules()
+        self.root = root
         self.max_fingerprints = max_fingerprints
         self.nplusone_threshold = nplusone_threshold
         self.server_timing = server_timing
@@ -65,6 +76,16 @@ class QueriesState:
                 install_listener(target)
                 self.sessions.append(target)
 
+    def unwatch_sessions(self, target: Any) -> None:
+        """Stop detecting N+1 lazy loads in the sessions of ``target`` (the recorders keep
+        recording). Idempotent."""
+        with self._lock:
+            for index, seen in enumerate(self.sessions):
+                if seen is target:
+                    remove_listener(target)
+                    del self.sessions[index]
+                    return
+
     @classmethod
     def from_settings(cls, settings: Settings) -> QueriesState:
         """Build from a ``turbina.config.Settings``."""
@@ -77,6 +98,11 @@ class QueriesState:
             explain=settings.explain,
             explain_interval_s=settings.explain_interval_s,
             snapshot_path=settings.queries_snapshot,
+            slow_rules=SlowRules(
+                share=settings.slow_share,
+                mean_ms=settings.slow_mean_ms,
+                min_calls=settings.slow_min_calls,
+            ),
         )
 
     def attach(self, engine: Engine, name: str | None = None) -> QueryRecorder:
@@ -101,6 +127,7 @@ class QueriesState:
                 name=label,
                 max_fingerprints=self.max_fingerprints,
                 slow_query_ms=self.slow_query_ms,
+                explain_ms=min(self.slow_query_ms, self.slow_rules.mean_ms),
                 slow_log=self.slow_log,
                 explainer=explainer,
             )
@@ -111,7 +138,7 @@ class QueriesState:
         """Turn a finished request's collector into findings and remember them."""
         found = findings(collector, self.nplusone_threshold)
         if found:
-            self.findings.add(found)
+            self.findings.add(found, lazy_roots(collector, self.nplusone_threshold))
         return found
 
     def top(self, n: int = 20, sort: str = "total") -> list[tuple[str, QueryStats]]:
@@ -130,6 +157,46 @@ class QueriesState:
         rows.sort(key=keys[sort], reverse=True)
         return rows[:n]
 
+    def db_total_ms(self) -> float:
+        """Database time of every recorded statement, every engine."""
+        return sum(e.total_ms for rec in list(self.recorders.values()) for e in rec.stats)
+
+    def slow_statements(self, top: int = 1000) -> list[SlowStatement]:
+        """Statements slow relative to the app (``slow_rules``), heaviest first; each row is a
+        display-safe summary with its ``engine``."""
+        rows = [dict(entry.summary(), engine=name) for name, entry in self.top(top, "total")]
+        return slow_statements(rows, self.slow_rules, self.db_total_ms())
+
+    def explain_unplanned(self, limit: int = 20) -> int:
+        """EXPLAIN now (in this thread) the flagged statements that have no plan yet — those
+        flagged by their share of DB time whose single runs are all short. Off the request
+        path only (the CLI). Returns how many plans were added."""
+        flagged = {(s.row["engine"], s.row["fingerprint"]) for s in self.slow_statements()}
+        done = 0
+        for name, rec in list(self.recorders.items()):
+            if rec.explainer is None:
+                continue
+            for entry in rec.stats:
+                if done >= limit:
+                    return done
+                if entry.plan is not None or (name, entry.fingerprint) not in flagged:
+                    continue
+                if not is_explainable(entry.fingerprint):
+                    continue
+                try:
+                    entry.plan = rec.explainer.explain(
+                        entry.sample_statement, entry.sample_parameters
+                    )
+                except Exception as exc:  # a plan is an extra: the report goes on without it
+                    log.warning(
+                        "turbina: EXPLAIN of a flagged statement failed (%s: %s)",
+                        exc.__class__.__name__,
+                        " ".join(str(exc).split())[:200],
+                    )
+                    continue
+                done += 1
+        return done
+
     def workload_samples(self) -> list[WorkloadSample]:
         """Captured workload of every engine, for the index advisor (in memory only)."""
         return [
@@ -140,6 +207,8 @@ class QueriesState:
         """A redacted, JSON-able view: top queries, slow log, findings (no raw SQL or parameters)."""
         return {
             "slow_query_ms": self.slow_query_ms,
+            "slow_rules": self.slow_rules.to_dict(),
+            "db_total_ms": round(self.db_total_ms(), 3),
             "queries": [
                 dict(entry.summary(), engine=name) for name, entry in self.top(top, "total")
             ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,11 +10,20 @@ from typing import Any
 
 from flask import Flask
 
-from fretes.auth import init_auth
+from fretes.access.registry import build_registry, init_access
+from fretes.auth import (
+    LoginThrottle,
+    init_auth,
+    may_see_server_timing,
+    may_see_turbina_dashboard,
+)
 from fretes.models import db
+from fretes.security import init_security
+from fretes.settings import EXTENSION_KEY as SETTINGS_KEY
+from fretes.settings import load_settings
 from fretes.timing import init_timing
-from turbina import Turbina
-from turbina.config import KEY_NAMES as TURBINA_KEYS
+from fretes.views import register_views
+from turbina import Settings, Turbina
 
 # Page data -> cache context -> TTL in seconds (the seed's contexts).
 CACHE_CONTEXTS = {
@@ -22,6 +32,8 @@ CACHE_CONTEXTS = {
     "embarques": 900,
     "dashboards": 300,
 }
+# Turbina's own keys, from its public Settings type (one attribute per TURBINA_* key).
+TURBINA_KEYS = frozenset("TURBINA_" + f.name.upper() for f in dataclasses.fields(Settings))
 
 
 def normalize_database_url(url: str) -> str:
@@ -39,44 +51,66 @@ def instance_path() -> str:
 
 
 def default_database_url(instance_path: str) -> str:
+    """The embedded default: a SQLite file in the instance folder."""
     return "sqlite:///" + str(Path(instance_path) / "fretes.db")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app. ``config`` overrides; ``DATABASE_URL`` (config or environment) picks the
-    database, defaulting to a SQLite file under ``instance/``."""
+    """Build the app. ``config`` overrides the environment; ``DATABASE_URL`` (config or
+    environment) picks the database, defaulting to a SQLite file under ``instance/``. Raises a
+    ``TurbinaError`` naming the setting when one is missing or invalid (``FRETES_SECRET_KEY``
+    outside testing and debug)."""
     app = Flask(__name__, instance_path=instance_path(), instance_relative_config=True)
-    app.config.update(
-        SECRET_KEY=os.environ.get("FRETES_SECRET_KEY", "dev-only-change-me"),
-        SQLALCHEMY_TRACK_MODIFICATIONS=False,
-        JSON_SORT_KEYS=False,
-    )
+    app.config.update(SQLALCHEMY_TRACK_MODIFICATIONS=False, JSON_SORT_KEYS=False)
     # The cache contexts of this app's pages and their TTLs (the library has no defaults).
     app.config["TURBINA_CACHE_CONTEXTS"] = dict(CACHE_CONTEXTS)
+    # The benchmark reads each request's DB time and query count from Server-Timing: sent to
+    # logged-in users only. The dashboard (/_turbina) is for admins only.
+    app.config["TURBINA_SERVER_TIMING"] = may_see_server_timing
+    app.config["TURBINA_DASHBOARD_AUTH"] = may_see_turbina_dashboard
     # Turbina settings may come from the environment (e.g. the benchmark's gunicorn). Only the
     # library's own keys are copied: other TURBINA_* variables (the test suite's
     # TURBINA_REQUIRE_SERVICES) are not settings and never reach the app config.
     app.config.update({k: v for k, v in os.environ.items() if k in TURBINA_KEYS})
-    app.config.setdefault("FRETES_TURBINA", os.environ.get("FRETES_TURBINA", "1") != "0")
     if config:
         app.config.update(config)
+    settings = load_settings(app.config, os.environ)
+    app.extensions[SETTINGS_KEY] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
     url = app.config.get("DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not url:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         url = default_database_url(app.instance_path)
     app.config["DATABASE_URL"] = normalize_database_url(url)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", app.config["DATABASE_URL"])
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # hide_parameters: a failed statement's message (and so the exception log) never carries
+    # its bound values, which can be a CPF or a client's name from a filter.
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "hide_parameters": True}
+    )
 
     db.init_app(app)
-    init_auth(app)
+    init_security(app, settings)
+    init_auth(
+        app,
+        LoginThrottle.build(
+            settings.ratelimit_storage_uri,
+            settings.login_limit_per_user,
+            settings.login_limit_per_address,
+        ),
+    )
     init_timing(app)
-    if app.config["FRETES_TURBINA"]:
-        # Query recorder (Server-Timing db part, N+1 findings) and the cache the optimized
-        # form uses. FRETES_TURBINA=0 runs the app with no Turbina at all.
+    if settings.turbina:
+        # Query recorder (Server-Timing db part, N+1 findings) and the cache the cached form
+        # uses. FRETES_TURBINA=0 runs the app with no Turbina at all.
         Turbina(app)
-
-    from fretes.views import register_views
-
+    init_access(
+        app,
+        build_registry(
+            default_mode=settings.mode,
+            header_enabled=settings.mode_header,
+            with_cache="turbina" in app.extensions,
+        ),
+    )
     register_views(app)
     return app

@@ -6,23 +6,16 @@ import sys
 
 import click
 
+from fretes.datagen.command import datagen
 from turbina import TurbinaError
 
 
 @click.group(help="fretes: the reference freight app Turbina is measured on.")
 def cli() -> None:
-    pass
+    """The ``fretes`` command group."""
 
 
-def _register() -> None:
-    try:
-        from fretes.datagen.command import datagen
-    except ModuleNotFoundError:
-        return
-    cli.add_command(datagen)
-
-
-_register()
+cli.add_command(datagen)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,14 +5,19 @@ as soon as the next row starts, so memory does not grow with the row count; the 
 workbook is an anonymous temporary file streamed back in chunks and deleted when the stream
 closes. Rows of one sheet must arrive in order; sheets may be interleaved.
 
-CSV: a generator that yields one encoded line at a time (the caller wraps it in
-``stream_with_context`` when producing rows needs the database).
+CSV: written line by line into a spooled temporary file (memory up to ``CSV_SPOOL_BYTES``,
+then disk), then streamed the same way. Both formats are finished before the first byte is
+sent, so a failure while producing rows is an error answer, never a truncated file marked 200.
+A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR is prefixed with ``'`` so a
+spreadsheet opening the CSV shows it as text instead of running it as a formula.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import itertools
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +28,9 @@ from typing import IO, Any
 import xlsxwriter
 
 CHUNK_BYTES = 64 * 1024
+CSV_SPOOL_BYTES = 1024 * 1024
+# What a spreadsheet treats as the start of a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 # Excel's hard limit; a sheet that reaches it stops taking rows (counted, not a crash).
@@ -41,57 +49,69 @@ def build_xlsx(sheets: Sequence[Sheet], records: Iterable[tuple[str, Sequence[An
     """Write ``records`` (sheet name, row values) into a new workbook on a temporary file.
 
     Returns the file positioned at its start; the caller closes it (``stream_file`` does).
+    XlsxWriter's per-sheet row files live in a temporary directory of our own, removed
+    whatever happens (a failed build would otherwise leave them open and on disk).
     """
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - closed by stream_file
-    try:
+    with tempfile.TemporaryDirectory(prefix="fretes-xlsx-") as rows_dir:
         workbook = xlsxwriter.Workbook(
             handle,
             {
                 "constant_memory": True,
+                "tmpdir": rows_dir,
                 "strings_to_numbers": False,
                 "strings_to_formulas": False,
                 "strings_to_urls": False,
             },
         )
-        header = workbook.add_format({"bold": True, "bg_color": "#E8EEF4"})
-        date_fmt = workbook.add_format({"num_format": "dd/mm/yyyy"})
-        datetime_fmt = workbook.add_format({"num_format": "dd/mm/yyyy hh:mm"})
-        money_fmt = workbook.add_format({"num_format": "#,##0.00"})
-        worksheets = {}
-        next_row: dict[str, int] = {}
-        for sheet in sheets:
-            ws = workbook.add_worksheet(sheet.name)
-            ws.write_row(0, 0, list(sheet.columns), header)
-            ws.freeze_panes(1, 0)
-            worksheets[sheet.name] = ws
-            next_row[sheet.name] = 1
-        for name, values in records:
-            row = next_row[name]
-            if row >= XLSX_MAX_ROWS:
-                continue
-            ws = worksheets[name]
-            for col, value in enumerate(values):
-                if isinstance(value, datetime):
-                    ws.write_datetime(row, col, value, datetime_fmt)
-                elif isinstance(value, date):
-                    ws.write_datetime(
-                        row, col, datetime(value.year, value.month, value.day), date_fmt
-                    )
-                elif isinstance(value, Decimal):
-                    ws.write_number(row, col, float(value), money_fmt)
-                elif isinstance(value, bool):
-                    ws.write_boolean(row, col, value)
-                elif value is None:
-                    continue
-                else:
-                    ws.write(row, col, value)
-            next_row[name] = row + 1
-        workbook.close()
-        handle.seek(0)
-    except BaseException:
-        handle.close()
-        raise
+        try:
+            _write_sheets(workbook, sheets, records)
+            workbook.close()
+            handle.seek(0)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                workbook.close()  # closes the per-sheet row files
+            handle.close()
+            raise
     return handle
+
+
+def _write_sheets(
+    workbook: xlsxwriter.Workbook,
+    sheets: Sequence[Sheet],
+    records: Iterable[tuple[str, Sequence[Any]]],
+) -> None:
+    header = workbook.add_format({"bold": True, "bg_color": "#E8EEF4"})
+    date_fmt = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    datetime_fmt = workbook.add_format({"num_format": "dd/mm/yyyy hh:mm"})
+    money_fmt = workbook.add_format({"num_format": "#,##0.00"})
+    worksheets = {}
+    next_row: dict[str, int] = {}
+    for sheet in sheets:
+        ws = workbook.add_worksheet(sheet.name)
+        ws.write_row(0, 0, list(sheet.columns), header)
+        ws.freeze_panes(1, 0)
+        worksheets[sheet.name] = ws
+        next_row[sheet.name] = 1
+    for name, values in records:
+        row = next_row[name]
+        if row >= XLSX_MAX_ROWS:
+            continue
+        ws = worksheets[name]
+        for col, value in enumerate(values):
+            if isinstance(value, datetime):
+                ws.write_datetime(row, col, value, datetime_fmt)
+            elif isinstance(value, date):
+                ws.write_datetime(row, col, datetime(value.year, value.month, value.day), date_fmt)
+            elif isinstance(value, Decimal):
+                ws.write_number(row, col, float(value), money_fmt)
+            elif isinstance(value, bool):
+                ws.write_boolean(row, col, value)
+            elif value is None:
+                continue
+            else:
+                ws.write(row, col, value)
+        next_row[name] = row + 1
 
 
 def stream_file(handle: IO[bytes]) -> Iterator[bytes]:
@@ -113,7 +133,10 @@ def decimal_text(value: Decimal) -> str:
 
 
 def csv_value(value: Any) -> str:
-    """CSV text of one cell: ISO dates, Decimals via ``decimal_text``, booleans as sim/nao."""
+    """CSV text of one cell: ISO dates, Decimals via ``decimal_text``, booleans as sim/nao,
+    text that a spreadsheet would run as a formula prefixed with ``'``."""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -125,17 +148,20 @@ def csv_value(value: Any) -> str:
     return str(value)
 
 
-def stream_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
-    """Yield the header line, then one UTF-8 line per row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def line(values: Sequence[Any]) -> bytes:
-        buffer.seek(0)
-        buffer.truncate(0)
-        writer.writerow([csv_value(v) for v in values])
-        return buffer.getvalue().encode("utf-8")
-
-    yield line(columns)
-    for row in rows:
-        yield line(row)
+def build_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> IO[bytes]:
+    """Write the header line and one UTF-8 line per row into a new spooled temporary file;
+    returned at its start, for ``stream_file``."""
+    handle = tempfile.SpooledTemporaryFile(max_size=CSV_SPOOL_BYTES)  # noqa: SIM115 - closed by stream_file
+    line = io.StringIO()
+    writer = csv.writer(line, lineterminator="\r\n")
+    try:
+        for values in itertools.chain([columns], rows):
+            line.seek(0)
+            line.truncate(0)
+            writer.writerow([csv_value(v) for v in values])
+            handle.write(line.getvalue().encode("utf-8"))
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle

@@ -38,7 +38,14 @@ EMBARQUE_STATUSES = ("draft", "ativo", "cancelado")
 FRETE_STATUSES = ("PENDENTE", "EM_TRATATIVA", "APROVADO", "REJEITADO", "PAGO", "CANCELADO")
 PEDIDO_STATUSES = ("ABERTO", "COTADO", "EMBARCADO", "FATURADO")
 AGENDAMENTO_STATUSES = ("aguardando", "confirmado", "cancelado")
-ROLES = ("admin", "vendedor")
+# admin: everything. operacoes: the back office (sees every row; writes pedidos, fretes,
+# embarques and the faturamento import). vendedor: their own rows only, and writes only on
+# their own entregas.
+ADMIN = "admin"
+OPERACOES = "operacoes"
+VENDEDOR = "vendedor"
+ROLES = (ADMIN, OPERACOES, VENDEDOR)
+BACK_OFFICE_ROLES = (ADMIN, OPERACOES)
 
 
 class User(UserMixin, Model):
@@ -53,6 +60,9 @@ class User(UserMixin, Model):
     vendedor: Mapped[str | None] = mapped_column(String(120), nullable=True)
     ativo: Mapped[bool] = mapped_column(Boolean, default=True)
     criado_em: Mapped[datetime] = mapped_column(DateTime, default=datetime.now)
+    # Part of the session's user id: logging out bumps it, which ends every session of the
+    # user (a saved cookie stops working), not only the one in the browser that logged out.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -62,7 +72,15 @@ class User(UserMixin, Model):
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == ADMIN
+
+    @property
+    def sees_all_rows(self) -> bool:
+        """True for the roles no vendedor filter is forced on."""
+        return self.role in BACK_OFFICE_ROLES
+
+    def get_id(self) -> str:  # Flask-Login: what the session cookie stores
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login

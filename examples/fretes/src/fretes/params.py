@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,7 +18,22 @@ from turbina import TurbinaError
 
 MAX_PAGE = 1_000_000
 MAX_TEXT = 200
-DATE_FORMAT_HINT = "a date as YYYY-MM-DD (e.g. 2026-03-31)"
+# Path ids and integer fields are PostgreSQL INTEGER columns: a larger number is a 400 here,
+# not a database error (a 500) later.
+MAX_ID = 2**31 - 1
+# Dates far enough from any real invoice that ``date - 3650 days`` and ``date + 1 day`` never
+# leave Python's date range (``ate=0001-01-01`` used to be a 500).
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2199, 12, 31)
+DATE_FORMAT_HINT = (
+    f"a date as YYYY-MM-DD from {MIN_DATE.isoformat()} to {MAX_DATE.isoformat()} (e.g. 2026-03-31)"
+)
+# How much of a rejected value an error message shows: a 10 MB value is never echoed back.
+SHOWN_CHARS = 60
+# C0 control characters (NUL included: PostgreSQL rejects it in text, which used to be a 500)
+# and DEL. Multi-line texts (comments, log lines) keep tab and newlines.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE = {"1", "true", "yes", "on", "sim"}
 _FALSE = {"0", "false", "no", "off", "nao", "não", ""}
 
@@ -27,9 +42,8 @@ class BadParameter(TurbinaError):
     """A query parameter or body field has a value the page does not accept."""
 
     def __init__(self, parameter: str, value: Any, accepted: str) -> None:
-        shown = repr(value) if not isinstance(value, str) else f"'{value[:60]}'"
         super().__init__(
-            f"invalid value {shown} for parameter '{parameter}': expected {accepted}",
+            f"invalid value {shown_value(value)} for parameter '{parameter}': expected {accepted}",
             f"pass {parameter} as {accepted}",
         )
         self.parameter = parameter
@@ -49,6 +63,14 @@ class MissingParameter(BadParameter):
         self.accepted = accepted
 
 
+def shown_value(value: Any) -> str:
+    """``value`` as an error message shows it: quoted, cut to ``SHOWN_CHARS`` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > SHOWN_CHARS:
+        text = text[:SHOWN_CHARS] + f"... ({len(text)} characters)"
+    return f"'{text}'" if isinstance(value, str) else text
+
+
 def _raw(args: Mapping[str, Any], name: str) -> Any:
     """The value of ``name`` or None when absent/blank (blank form fields mean 'not given')."""
     value = args.get(name)
@@ -61,23 +83,32 @@ def _raw(args: Mapping[str, Any], name: str) -> Any:
 
 
 def parse_text(
-    args: Mapping[str, Any], name: str, *, max_len: int = MAX_TEXT, required: bool = False
+    args: Mapping[str, Any],
+    name: str,
+    *,
+    max_len: int = MAX_TEXT,
+    required: bool = False,
+    multiline: bool = False,
 ) -> str | None:
-    """Free text, stripped; blank means None. Longer than ``max_len`` is rejected."""
-    accepted = f"text of at most {max_len} characters"
+    """Free text, stripped; blank means None. Longer than ``max_len`` or holding control
+    characters (``multiline`` allows tab and line breaks) is rejected."""
+    accepted = f"text of at most {max_len} characters without control characters"
     value = _raw(args, name)
     if value is None:
         if required:
             raise MissingParameter(name, accepted)
         return None
-    if not isinstance(value, str) or len(value) > max_len:
+    control = _CONTROL if multiline else _CONTROL_SINGLE_LINE
+    if not isinstance(value, str) or len(value) > max_len or control.search(value):
         raise BadParameter(name, value, accepted)
     return value
 
 
-def require_text(args: Mapping[str, Any], name: str, *, max_len: int = MAX_TEXT) -> str:
+def require_text(
+    args: Mapping[str, Any], name: str, *, max_len: int = MAX_TEXT, multiline: bool = False
+) -> str:
     """Like ``parse_text`` but the value must be present."""
-    value = parse_text(args, name, max_len=max_len, required=True)
+    value = parse_text(args, name, max_len=max_len, required=True, multiline=multiline)
     assert value is not None  # required=True raised otherwise
     return value
 
@@ -87,7 +118,7 @@ def parse_int(
     name: str,
     *,
     minimum: int = 1,
-    maximum: int = 2**31 - 1,
+    maximum: int = MAX_ID,
     default: int | None = None,
     required: bool = False,
 ) -> int | None:
@@ -119,20 +150,40 @@ def parse_page(args: Mapping[str, Any], name: str = "page") -> int:
 
 
 def parse_date(args: Mapping[str, Any], name: str, *, required: bool = False) -> date | None:
-    """A calendar date written YYYY-MM-DD."""
+    """A calendar date written YYYY-MM-DD, from ``MIN_DATE`` to ``MAX_DATE``."""
     value = _raw(args, name)
     if value is None:
         if required:
             raise MissingParameter(name, DATE_FORMAT_HINT)
         return None
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        parsed = value
+    elif not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise BadParameter(name, value, DATE_FORMAT_HINT)
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadParameter(name, value, DATE_FORMAT_HINT) from None
+    else:
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            raise BadParameter(name, value, DATE_FORMAT_HINT) from None
+    if not MIN_DATE <= parsed <= MAX_DATE:
+        raise BadParameter(name, value, DATE_FORMAT_HINT)
+    return parsed
+
+
+def parse_date_near(
+    args: Mapping[str, Any], name: str, *, today: date, window_days: int
+) -> date | None:
+    """A date at most ``window_days`` before or after ``today`` (a relative "today" for
+    reproducible pages: cached per value, so the range of values it takes is bounded)."""
+    value = parse_date(args, name)
+    if value is None:
+        return None
+    first, last = today - timedelta(days=window_days), today + timedelta(days=window_days)
+    if not first <= value <= last:
+        raise BadParameter(
+            name, value.isoformat(), f"a date from {first.isoformat()} to {last.isoformat()}"
+        )
+    return value
 
 
 def parse_date_range(
@@ -225,6 +276,13 @@ def parse_code(args: Mapping[str, Any], name: str, *, max_len: int = 20) -> str 
         return None
     if not isinstance(value, str) or not re.fullmatch(rf"[0-9A-Za-z./-]{{1,{max_len}}}", value):
         raise BadParameter(name, value, accepted)
+    return value
+
+
+def parse_path_id(name: str, value: int) -> int:
+    """An id taken from the URL path: within the INTEGER range of the id columns."""
+    if not 1 <= value <= MAX_ID:
+        raise BadParameter(name, value, f"an integer from 1 to {MAX_ID}")
     return value
 
 

@@ -2,8 +2,8 @@
 
 The database part of the header (``db;dur=12.3;desc="7 queries"``) comes from Turbina's query
 recorder, installed by ``create_app``; this module only adds the app's own wall time, so the
-benchmark harness can tell database time from the rest. A streamed body (the CSV export)
-runs after the header is sent, so its work is not in either figure.
+benchmark harness can tell database time from the rest. The exports are written whole before
+their answer starts, so their work is in both figures.
 """
 
 from __future__ import annotations

@@ -4,16 +4,21 @@
 PostgreSQL (a fresh database each): the schema and the rows are created once per module.
 Modules that write get their own copy, so the read-only page tests see the data unchanged.
 
-Users (password ``senha`` for all): ``admin`` (admin), ``ana`` (vendedor ANA SOUZA),
-``bruno`` (vendedor BRUNO LIMA).
+Users (password ``senha`` for all): ``admin`` (admin), ``olga`` (operacoes), ``ana``
+(vendedor ANA SOUZA), ``bruno`` (vendedor BRUNO LIMA), ``zeca`` (a vendedor account without a
+vendedor name).
+
+The app is a test app (``TESTING``): it honours ``X-Fretes-Mode``, so one app serves every
+form. ``make_app`` builds another app over the same database with other settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -46,6 +51,9 @@ FILLERS = 18
 REF_DATE = date(2026, 3, 31)  # the `ate` reference of faturamento and pedidos tests
 PAST = date(2020, 1, 15)
 FUTURE = date(2099, 1, 1)
+
+
+TEST_SECRET = "test-secret"
 
 
 def _user(username: str, nome: str, role: str, vendedor: str | None) -> User:
@@ -197,6 +205,8 @@ def seed_known_dataset() -> None:
             _user("admin", "Administrador", "admin", None),
             _user("ana", "Ana Souza", "vendedor", ANA),
             _user("bruno", "Bruno Lima", "vendedor", BRUNO),
+            _user("olga", "Olga Operações", "operacoes", None),
+            _user("zeca", "Zeca Sem Carteira", "vendedor", None),
         ]
     )
     seed_entregas()
@@ -215,7 +225,15 @@ def known_app(
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("make_pg_database")("fretes")
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret"})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            # Query counts are read from the Server-Timing header of every answer.
+            "TURBINA_SERVER_TIMING": True,
+        }
+    )
     with app.app_context():
         db.create_all()
         seed_known_dataset()
@@ -239,6 +257,30 @@ def login(known_app: Flask) -> Callable[[str], FlaskClient]:
         return clients[username]
 
     return make
+
+
+@pytest.fixture
+def make_app(known_app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Factory: another app over the known dataset's database, with ``config`` on top of the
+    known app's (e.g. another FRETES_MODE); disposed of at the end of the test."""
+    made: list[Flask] = []
+
+    def make(config: Mapping[str, Any] | None = None) -> Flask:
+        base = {
+            "DATABASE_URL": known_app.config["DATABASE_URL"],
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            "TURBINA_EXPLAIN": False,
+            "TURBINA_SERVER_TIMING": True,
+        }
+        app = create_app({**base, **(config or {})})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -6,34 +6,32 @@ PostgreSQL (``known_app``), with the app's default memory cache backend.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from fretes_testing import (
+    ATE,
+    EMBARQUES,
+    FATURAMENTO,
+    FRETES,
+    LISTAR,
+    LOGIN_QUERIES,
+    PEDIDOS,
+    Login,
+    query_count,
+)
 from werkzeug.test import TestResponse
 
-from fretes.mode import CACHED, HEADER, NAIVE, current_mode
+from fretes.access import cached as cached_form
+from fretes.access.cached import CACHED_FUNCTIONS
+from fretes.mode import CACHED, HEADER, NAIVE
 from fretes.models import EntregaMonitorada, Transportadora, db
 
-Login = Callable[[str], FlaskClient]
-ATE = "2026-03-31"  # conftest.REF_DATE
-LISTAR = "/monitoramento/listar"
-EMBARQUES = "/embarques/dashboard"
-FATURAMENTO = "/faturamento/relatorio"
-FRETES = "/fretes/consulta"
-PEDIDOS = "/pedidos/status"
-CONTEXT = {
-    LISTAR: "entregas",
-    EMBARQUES: "embarques",
-    FRETES: "embarques",
-    FATURAMENTO: "faturamento",
-    PEDIDOS: "dashboards",
-}
-# Every request also loads the logged-in user (Flask-Login's user_loader): one query.
-LOGIN_QUERIES = 1
+# The one table of the cached form: page path -> its cache context.
+CONTEXT = {spec.path: spec.context for spec in CACHED_FUNCTIONS}
 
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("admin", LISTAR, {}),
@@ -69,13 +67,6 @@ def fetch(client: FlaskClient, url: str, mode: str, **params: Any) -> TestRespon
     return response
 
 
-def query_count(response: TestResponse) -> int:
-    """Statements the request ran, from the ``Server-Timing`` header of fretes.timing."""
-    match = re.search(r'desc="(\d+) queries"', response.headers["Server-Timing"])
-    assert match is not None, response.headers["Server-Timing"]
-    return int(match.group(1))
-
-
 def hits(app: Flask, context: str) -> int:
     with app.app_context():
         stats = app.extensions["turbina"].cache.stats()
@@ -104,12 +95,30 @@ def test_cached_equals_naive_and_repeats_hit(
     assert query_count(second) == LOGIN_QUERIES  # the data part ran no query
 
 
-def test_mode_from_config_and_header(known_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(known_app.config, "FRETES_MODE", "Cached")
-    with known_app.test_request_context():
-        assert current_mode() == CACHED
-    with known_app.test_request_context(headers={HEADER: "naive"}):
-        assert current_mode() == NAIVE
+def test_every_row_of_the_table_is_a_cached_page(login: Login, known_app: Flask) -> None:
+    """Each (function, context, dependencies) row wraps its function, names a real GET page,
+    and a repeated request of that page is a hit in its context."""
+    routes = {rule.rule for rule in known_app.url_map.iter_rules() if "GET" in (rule.methods or ())}
+    assert {spec.path for spec in CACHED_FUNCTIONS} <= routes
+    client = login("admin")
+    for spec in CACHED_FUNCTIONS:
+        assert getattr(cached_form, spec.name).__wrapped__ is not None
+        assert spec.depends_on
+        params = {"ate": ATE, "page": 3}  # a page no other test asks for: the first is a miss
+        fetch(client, spec.path, CACHED, **params)
+        before = hits(known_app, spec.context)
+        fetch(client, spec.path, CACHED, **params)
+        assert hits(known_app, spec.context) == before + 1, spec
+
+
+def test_cached_mode_from_config(make_app: Callable[..., Flask]) -> None:
+    app = make_app({"FRETES_MODE": "Cached", "FRETES_MODE_HEADER": False})
+    client = app.test_client()
+    client.post("/login", json={"username": "admin", "password": "senha"})
+    first = client.get(PEDIDOS, query_string={"ate": ATE, "format": "json"})
+    second = client.get(PEDIDOS, query_string={"ate": ATE, "format": "json"})
+    assert first.get_json() == second.get_json()
+    assert query_count(second) == LOGIN_QUERIES
 
 
 def test_vendedor_page_never_served_to_another(login: Login, known_app: Flask) -> None:

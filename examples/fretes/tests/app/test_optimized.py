@@ -1,40 +1,44 @@
 """The optimized form of every page: same output as the naive form, few and constant queries,
 no lazy loads, and the run-time switch (``FRETES_MODE`` / ``X-Fretes-Mode``).
 
-Runs on the known dataset, once on SQLite and once on PostgreSQL (``known_app``).
+Runs on the known dataset, once on SQLite and once on PostgreSQL (``known_app``). Query counts
+come from Turbina (the ``Server-Timing`` header, ``turbina.testing.max_queries``), lazy loads
+from Turbina's collector.
 """
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
-from werkzeug.test import TestResponse
+from fretes_testing import (
+    ATE,
+    EMBARQUES,
+    EXPORTAR,
+    FATURAMENTO,
+    FRETES,
+    LISTAR,
+    LOGIN_QUERIES,
+    PEDIDOS,
+    Login,
+    fetch,
+    fetch_json,
+    query_count,
+    without_tokens,
+    xlsx_sheets,
+)
 
-from fretes.mode import HEADER, BadModeConfig, configured_mode, current_mode
-from fretes.models import db
-from fretes.params import BadParameter
-from fretes.views.monitoramento import STATUS_MODES
-from fretes.views.optimized import entregas
+from fretes.access import naive, optimized
+from fretes.access.registry import EXTENSION_KEY, current_mode
+from fretes.domain.monitoramento import STATUS_MODES
+from fretes.mode import HEADER, BadModeConfig
+from turbina import collect
+from turbina.testing import max_queries, no_n_plus_one
 
-Login = Callable[[str], FlaskClient]
-ATE = "2026-03-31"  # conftest.REF_DATE
-LISTAR = "/monitoramento/listar"
-EXPORTAR = "/monitoramento/exportar"
-EMBARQUES = "/embarques/dashboard"
-FATURAMENTO = "/faturamento/relatorio"
-FRETES = "/fretes/consulta"
-PEDIDOS = "/pedidos/status"
-# Every request also loads the logged-in user (Flask-Login's user_loader): one query.
-LOGIN_QUERIES = 1
 # Queries of each page's optimized data function, whatever the number of rows shown.
 OPTIMIZED_QUERIES = {LISTAR: 3, EMBARQUES: 3, FATURAMENTO: 2, FRETES: 2, PEDIDOS: 2}
 
@@ -87,58 +91,12 @@ def case_id(case: tuple[str, str, dict[str, Any]]) -> str:
     return f"{user}{url}?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 
-def fetch(client: FlaskClient, url: str, mode: str, **params: Any) -> TestResponse:
-    response = client.get(url, query_string=params, headers={HEADER: mode})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response
-
-
-def fetch_json(client: FlaskClient, url: str, mode: str, **params: Any) -> Any:
-    return fetch(client, url, mode, **params, format="json").get_json()
-
-
-def query_count(response: TestResponse) -> int:
-    """Statements the request ran, from the ``Server-Timing`` header of fretes.timing."""
-    match = re.search(r'desc="(\d+) queries"', response.headers["Server-Timing"])
-    assert match is not None, response.headers["Server-Timing"]
-    return int(match.group(1))
-
-
 def row_total(data: dict[str, Any]) -> int:
     """Rows shown by a page's JSON answer."""
     for key in ("entregas", "embarques", "faturas", "pedidos"):
         if key in data:
             return len(data[key]["items"])
     return len(data["items"])
-
-
-@pytest.fixture
-def lazy_loads() -> Iterator[list[str]]:
-    """Relationship lazy loads issued while the fixture is active, as 'Class.attr'."""
-    seen: list[str] = []
-
-    def record(state: ORMExecuteState) -> None:
-        if state.is_relationship_load and state.lazy_loaded_from is not None:
-            seen.append(state.lazy_loaded_from.mapper.class_.__name__)
-
-    event.listen(Session, "do_orm_execute", record)
-    yield seen
-    event.remove(Session, "do_orm_execute", record)
-
-
-@pytest.fixture
-def statements(known_app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine runs while the fixture is active."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    with known_app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
 
 
 # --- same answer -----------------------------------------------------------------------
@@ -149,8 +107,8 @@ def test_optimized_json_equals_naive(
     login: Login, user: str, url: str, params: dict[str, Any]
 ) -> None:
     client = login(user)
-    naive = fetch_json(client, url, "naive", **params)
-    assert fetch_json(client, url, "optimized", **params) == naive
+    expected = fetch_json(client, url, "naive", **params)
+    assert fetch_json(client, url, "optimized", **params) == expected
 
 
 @pytest.mark.parametrize(
@@ -168,8 +126,11 @@ def test_optimized_html_equals_naive(
     login: Login, user: str, url: str, params: dict[str, Any]
 ) -> None:
     client = login(user)
-    naive = fetch(client, url, "naive", **params).get_data(as_text=True)
-    assert fetch(client, url, "optimized", **params).get_data(as_text=True) == naive
+    naive_html = without_tokens(fetch(client, url, "naive", **params).get_data(as_text=True))
+    assert (
+        without_tokens(fetch(client, url, "optimized", **params).get_data(as_text=True))
+        == naive_html
+    )
 
 
 # --- few, constant queries and no lazy loads --------------------------------------------
@@ -199,15 +160,17 @@ def test_optimized_query_count_is_small_and_independent_of_rows(
 
 
 @pytest.mark.parametrize("url", list(OPTIMIZED_QUERIES))
-def test_optimized_pages_do_no_lazy_loads(login: Login, lazy_loads: list[str], url: str) -> None:
+def test_optimized_pages_do_no_lazy_loads(login: Login, url: str) -> None:
     client = login("admin")
-    fetch(client, url, "naive", ate=ATE, format="json")
-    naive_loads = len(lazy_loads)
-    lazy_loads.clear()
-    fetch(client, url, "optimized", ate=ATE, format="json")
-    assert lazy_loads == []
+    with collect() as seen:
+        fetch(client, url, "naive", ate=ATE, format="json")
     if url in (LISTAR, EMBARQUES, FRETES):  # the naive forms with a per-row N+1
-        assert naive_loads > 0
+        assert seen.lazy
+        with pytest.raises(AssertionError, match="N\\+1"), no_n_plus_one(threshold=2):
+            fetch(client, url, "naive", ate=ATE, format="json")
+    with max_queries(LOGIN_QUERIES + OPTIMIZED_QUERIES[url]) as seen:
+        fetch(client, url, "optimized", ate=ATE, format="json")
+    assert not seen.lazy
 
 
 # --- export ----------------------------------------------------------------------------
@@ -215,16 +178,6 @@ def test_optimized_pages_do_no_lazy_loads(login: Login, lazy_loads: list[str], u
 
 def export(client: FlaskClient, mode: str, **params: Any) -> bytes:
     return fetch(client, EXPORTAR, mode, **params).get_data()
-
-
-def xlsx_sheets(data: bytes) -> dict[str, str]:
-    """Worksheet and shared-string XML of a workbook (not its timestamped metadata)."""
-    archive = zipfile.ZipFile(io.BytesIO(data))
-    return {
-        name: archive.read(name).decode()
-        for name in archive.namelist()
-        if name.startswith("xl/worksheets/") or name == "xl/sharedStrings.xml"
-    }
 
 
 @pytest.mark.parametrize(
@@ -246,49 +199,64 @@ def test_optimized_export_equals_naive(login: Login, user: str, params: dict[str
     assert xlsx_sheets(export(client, "optimized", **params)) == naive_xlsx
 
 
-def test_optimized_export_in_many_batches_equals_naive(
-    login: Login, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(entregas, "EXPORT_BATCH", 4)  # 23 entregas -> 6 batches
+def test_export_in_many_batches_equals_naive(login: Login, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(optimized, "EXPORT_BATCH", 4)  # 23 entregas -> 6 batches
+    monkeypatch.setattr(naive, "EXPORT_BATCH", 5)
     client = login("admin")
     naive_csv = export(client, "naive", formato="csv")
     assert export(client, "optimized", formato="csv") == naive_csv
     assert xlsx_sheets(export(client, "optimized")) == xlsx_sheets(export(client, "naive"))
 
 
-def test_optimized_export_queries_are_constant(
-    login: Login, statements: list[str], lazy_loads: list[str]
-) -> None:
+def test_optimized_export_queries_are_constant(login: Login) -> None:
     client = login("admin")
-    export(client, "optimized", formato="csv")  # 23 entregas
-    everything = len(statements)
-    statements.clear()
-    export(client, "optimized", formato="csv", status="atrasada")  # 2 entregas
-    # user + entregas + one selectin query per collection and one for the replies
-    assert everything == len(statements) == LOGIN_QUERIES + 1 + 6
-    assert lazy_loads == []
-    statements.clear()
-    export(client, "naive", formato="csv")
-    assert len(statements) > 5 * 23
+    # user + the row cap's COUNT + entregas + one selectin query per collection and replies
+    expected = LOGIN_QUERIES + 1 + 1 + 6
+    with max_queries(expected) as everything:
+        export(client, "optimized", formato="csv")  # 23 entregas
+    with max_queries(expected) as few:
+        export(client, "optimized", formato="csv", status="atrasada")  # 2 entregas
+    assert everything.count == few.count == expected
+    assert not everything.lazy
+    with collect() as naive_export:
+        export(client, "naive", formato="csv")
+    assert naive_export.count > 5 * 23
 
 
 # --- the switch ------------------------------------------------------------------------
 
 
 def test_default_mode_is_naive_and_config_sets_it(
-    known_app: Flask, login: Login, monkeypatch: pytest.MonkeyPatch
+    login: Login, make_app: Callable[..., Flask]
 ) -> None:
     client = login("admin")
-    naive = LOGIN_QUERIES + 2 + 6 + 3 * 20  # total, rows, 6 badges, 3 lazy loads per row
-    optimized = LOGIN_QUERIES + OPTIMIZED_QUERIES[LISTAR]
-    assert query_count(client.get(LISTAR, query_string={"format": "json"})) == naive
-    monkeypatch.setitem(known_app.config, "FRETES_MODE", "optimized")
-    assert query_count(client.get(LISTAR, query_string={"format": "json"})) == optimized
-    # the header wins over the config, in both directions, case-insensitively
-    assert query_count(fetch(client, LISTAR, "NAIVE", format="json")) == naive
-    monkeypatch.setitem(known_app.config, "FRETES_MODE", "naive")
-    assert query_count(fetch(client, LISTAR, "Optimized", format="json")) == optimized
-    assert query_count(fetch(client, LISTAR, "", format="json")) == naive  # blank = not given
+    naive_count = LOGIN_QUERIES + 2 + 6 + 3 * 20  # total, rows, 6 badges, 3 lazy loads per row
+    optimized_count = LOGIN_QUERIES + OPTIMIZED_QUERIES[LISTAR]
+    assert query_count(fetch(client, LISTAR, format="json")) == naive_count
+    # the header picks the form, case-insensitively; blank means not given
+    assert query_count(fetch(client, LISTAR, "Optimized", format="json")) == optimized_count
+    assert query_count(fetch(client, LISTAR, "", format="json")) == naive_count
+    app = make_app({"FRETES_MODE": " Optimized "})
+    other = app.test_client()
+    assert other.post("/login", json={"username": "admin", "password": "senha"}).status_code == 200
+    assert query_count(fetch(other, LISTAR, format="json")) == optimized_count
+    assert query_count(fetch(other, LISTAR, "NAIVE", format="json")) == naive_count
+
+
+def test_mode_header_is_ignored_unless_a_benchmark_setting_enables_it(
+    make_app: Callable[..., Flask],
+) -> None:
+    """A production server never lets a client pick the slow naive form."""
+    app = make_app({"FRETES_MODE": "optimized", "FRETES_MODE_HEADER": False})
+    client = app.test_client()
+    assert client.post("/login", json={"username": "ana", "password": "senha"}).status_code == 200
+    optimized_count = LOGIN_QUERIES + OPTIMIZED_QUERIES[LISTAR]
+    for value in ("naive", "turbo"):  # not even read: a bad value is no 400 either
+        response = fetch(client, LISTAR, value, format="json")
+        assert query_count(response) == optimized_count
+    enabled = make_app({"FRETES_MODE": "optimized", "FRETES_MODE_HEADER": "1"}).test_client()
+    enabled.post("/login", json={"username": "ana", "password": "senha"})
+    assert query_count(fetch(enabled, LISTAR, "naive", format="json")) > optimized_count
 
 
 @pytest.mark.parametrize("url", [*OPTIMIZED_QUERIES, EXPORTAR])
@@ -307,21 +275,20 @@ def test_bad_header_html_answer(login: Login) -> None:
     assert "X-Fretes-Mode" in response.get_data(as_text=True)
 
 
-def test_current_mode_reads_config_and_header(
-    known_app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with known_app.app_context():
-        assert current_mode() == "naive"  # no request: the config (unset) decides
-        monkeypatch.setitem(known_app.config, "FRETES_MODE", " Optimized ")
-        assert configured_mode() == current_mode() == "optimized"
-        monkeypatch.setitem(known_app.config, "FRETES_MODE", "fast")
-        with pytest.raises(BadModeConfig) as excinfo:
-            current_mode()
-        assert "FRETES_MODE" in str(excinfo.value) and "naive, optimized" in str(excinfo.value.fix)
-    with known_app.test_request_context(headers={HEADER: "naive"}):
-        assert current_mode() == "naive"  # the header wins over a bad config
-    monkeypatch.setitem(known_app.config, "FRETES_MODE", "naive")
-    with known_app.test_request_context(headers={HEADER: "sometimes"}):
-        with pytest.raises(BadParameter) as bad:
-            current_mode()
-        assert bad.value.parameter == HEADER
+def test_bad_mode_config_refuses_to_start(make_app: Callable[..., Flask]) -> None:
+    with pytest.raises(BadModeConfig) as excinfo:
+        make_app({"FRETES_MODE": "fast"})
+    assert "FRETES_MODE" in str(excinfo.value) and "naive, optimized" in str(excinfo.value.fix)
+
+
+def test_mode_is_read_once_per_request(known_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = known_app.extensions[EXTENSION_KEY]
+    with known_app.test_request_context(headers={HEADER: "cached"}):
+        assert current_mode() == "cached"
+        # Whatever changes later in the request, its mode stays the one it started with.
+        monkeypatch.setitem(
+            known_app.extensions, EXTENSION_KEY, replace(registry, header_enabled=False)
+        )
+        assert current_mode() == "cached"
+    with known_app.test_request_context(headers={HEADER: "cached"}):
+        assert current_mode() == "naive"

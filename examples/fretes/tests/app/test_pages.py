@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from fretes_testing import ATE, PAGES, Login, csrf_token
 
 from fretes.models import Transportadora, db
-
-Login = Callable[[str], FlaskClient]
-ATE = "2026-03-31"  # conftest.REF_DATE
-PAGES = [
-    "/monitoramento/listar",
-    "/monitoramento/exportar",
-    "/embarques/dashboard",
-    "/faturamento/relatorio",
-    "/fretes/consulta",
-    "/pedidos/status",
-]
 
 
 def get_json(client: FlaskClient, url: str, **params: Any) -> Any:
@@ -54,7 +43,8 @@ def test_bad_login_and_html_login_flow(known_app: Flask) -> None:
     page = client.get("/login")
     assert page.status_code == 200 and "fretes.css" in page.get_data(as_text=True)
     response = client.post(
-        "/login?next=/pedidos/status", data={"username": "ana", "password": "senha"}
+        "/login?next=/pedidos/status",
+        data={"username": "ana", "password": "senha", "csrf_token": csrf_token(client)},
     )
     assert response.status_code == 302 and response.headers["Location"] == "/pedidos/status"
     assert client.get("/").headers["Location"].endswith("/monitoramento/listar")

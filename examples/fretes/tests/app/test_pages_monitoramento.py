@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
-from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from fretes_testing import Login, row_count, xlsx_sheets
 
-Login = Callable[[str], FlaskClient]
+from fretes.export import Sheet, build_csv, build_xlsx, stream_file
+from turbina import collect
+
 KNOWN = {"1001", "1002", "1003", "1004", "1005"}
 FILLERS = 18  # delivered filler entregas of the known dataset (conftest.FILLERS)
 
@@ -142,46 +142,19 @@ def test_html_page(login: Login) -> None:
     assert 'name="vendedor"' not in login("ana").get("/monitoramento/listar").get_data(as_text=True)
 
 
-@pytest.fixture
-def lazy_loads(known_app: Flask) -> Iterator[list[str]]:
-    """Relationship lazy loads issued while the fixture is active, as 'Class.attr'."""
-    seen: list[str] = []
-
-    def record(state: ORMExecuteState) -> None:
-        if state.is_relationship_load and state.lazy_loaded_from is not None:
-            seen.append(state.lazy_loaded_from.mapper.class_.__name__)
-
-    event.listen(Session, "do_orm_execute", record)
-    yield seen
-    event.remove(Session, "do_orm_execute", record)
-
-
-def test_naive_listar_really_lazy_loads_per_row(login: Login, lazy_loads: list[str]) -> None:
-    listar(login("admin"))
+def test_naive_listar_really_lazy_loads_per_row(login: Login) -> None:
+    with collect() as seen:
+        listar(login("admin"))
     # three collections (agendamentos, comentarios, custos_extras) per row, 20 rows
-    assert lazy_loads.count("EntregaMonitorada") == 3 * 20
+    loads = {group.attribute: group.count for group in seen.lazy.values()}
+    assert loads == {
+        "EntregaMonitorada.agendamentos": 20,
+        "EntregaMonitorada.comentarios": 20,
+        "EntregaMonitorada.custos_extras": 20,
+    }
 
 
 # --- export ----------------------------------------------------------------------------
-
-
-def xlsx_sheets(data: bytes) -> dict[str, str]:
-    """Sheet name -> worksheet XML (plus shared strings under '#strings')."""
-    archive = zipfile.ZipFile(io.BytesIO(data))
-    assert archive.testzip() is None
-    workbook = archive.read("xl/workbook.xml").decode()
-    names = re.findall(r'<sheet name="([^"]+)"', workbook)
-    sheets = {
-        name: archive.read(f"xl/worksheets/sheet{i}.xml").decode()
-        for i, name in enumerate(names, start=1)
-    }
-    if "xl/sharedStrings.xml" in archive.namelist():
-        sheets["#strings"] = archive.read("xl/sharedStrings.xml").decode()
-    return sheets
-
-
-def row_count(sheet_xml: str) -> int:
-    return len(re.findall(r"<row ", sheet_xml))
 
 
 def test_export_xlsx_is_a_multi_sheet_workbook(login: Login) -> None:
@@ -241,11 +214,6 @@ def test_export_applies_filters_and_forced_vendedor(login: Login) -> None:
 
 
 def test_export_helpers_write_types_and_close_the_temp_file() -> None:
-    from datetime import date, datetime
-    from decimal import Decimal
-
-    from fretes.export import Sheet, build_xlsx, stream_csv, stream_file
-
     handle = build_xlsx(
         [Sheet("A", ("x", "y")), Sheet("B", ("z",))],
         [("A", (1, "=1+1")), ("B", (Decimal("2.50"),)), ("A", (date(2026, 1, 2), None))],
@@ -255,7 +223,9 @@ def test_export_helpers_write_types_and_close_the_temp_file() -> None:
     sheets = xlsx_sheets(data)
     assert row_count(sheets["A"]) == 3 and row_count(sheets["B"]) == 2
     assert "<f>" not in sheets["A"]  # strings are never turned into formulas
-    lines = b"".join(
-        stream_csv(("a", "b", "c", "d"), [(Decimal("1.5"), True, datetime(2026, 1, 2, 3, 4), None)])
-    ).decode()
+    csv_handle = build_csv(
+        ("a", "b", "c", "d"), [(Decimal("1.5"), True, datetime(2026, 1, 2, 3, 4), None)]
+    )
+    lines = b"".join(stream_file(csv_handle)).decode()
+    assert csv_handle.closed
     assert lines == "a,b,c,d\r\n1.50,sim,2026-01-02T03:04:00,\r\n"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from flask.testing import FlaskClient
+from fretes_testing import Login
 
 from fretes.params import (
     BadParameter,
@@ -23,10 +22,7 @@ from fretes.params import (
     parse_text,
     require_text,
 )
-from turbina.errors import TurbinaError
-
-Login = Callable[[str], FlaskClient]
-
+from turbina import TurbinaError
 
 # --- parsers ---------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bench.cache_workload import CACHED_PAGES, planner_markdown, run_planner
 
-from fretes.views import cached
+from fretes.access import cached
+from fretes.access.cached import CACHED_FUNCTIONS
 
 
 def test_planner_replays_the_cached_mode_without_stale_reads() -> None:
@@ -13,6 +14,8 @@ def test_planner_replays_the_cached_mode_without_stale_reads() -> None:
     assert sum(p["reads"] for p in run["pages"].values()) == run["reads"]
     contexts = run["contexts"]
     assert set(contexts) == set(CACHED_PAGES.values())
+    # The harness's own page -> context map agrees with the app's table.
+    assert {spec.label: spec.context for spec in CACHED_FUNCTIONS} == CACHED_PAGES
     assert sum(c["hits"] for c in contexts.values()) > 0  # repeats were served from the cache
     assert 0 < run["hit_rate"] < 1
     assert any(k.startswith("write 2") for k in run["requests"])

@@ -76,7 +76,7 @@ def test_stats_delta_excludes_the_warm_up() -> None:
 def test_run_cache_reads_shared_stats_and_deletes_its_keys(redis_url: str) -> None:
     import redis
 
-    from turbina.cache.backends.redis import RedisBackend
+    from turbina import RedisBackend
 
     client = redis.Redis.from_url(redis_url)
     try:

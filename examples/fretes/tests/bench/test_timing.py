@@ -11,7 +11,7 @@ from fretes.timing import HEADER
 
 
 def make_app(url: str) -> Flask:
-    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "TURBINA_SERVER_TIMING": True})
     with app.app_context():
         db.create_all()
         user = User(username="ana", nome="Ana", role="admin")

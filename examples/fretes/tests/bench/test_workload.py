@@ -26,9 +26,9 @@ from bench.workload import (
 )
 from werkzeug.datastructures import MultiDict
 
-from fretes.models import EMBARQUE_STATUSES
-from fretes.params import parse_choice, parse_page
-from fretes.views import faturamento, fretes_consulta, monitoramento, pedidos
+from fretes.domain import embarques, faturamento, monitoramento, pedidos
+from fretes.domain import fretes as fretes_page
+from fretes.params import parse_choice
 
 VENDEDORES = [f"Vendedor {i:02d}" for i in range(1, 21)]
 
@@ -147,12 +147,12 @@ def test_planned_parameters_pass_the_pages_own_validation() -> None:
         elif label == FATURAMENTO:
             faturamento.parse_filtros(args)
         elif label == FRETES:
-            fretes_consulta.parse_filtros(args)
+            fretes_page.parse_filtros(args)
         elif label == PEDIDOS:
             pedidos.parse_filtros(args)
         elif label == EMBARQUES:
-            assert parse_choice(args, "status", EMBARQUE_STATUSES)
-            parse_page(args)
+            assert args.get("status")
+            embarques.parse_filtros(args)
 
 
 def test_write_bodies_are_complete() -> None:

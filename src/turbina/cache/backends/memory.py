@@ -2,7 +2,8 @@
 
 One lock guards everything, so each operation is atomic like a Lua script. Stamps have no
 TTL here: there is one per table and one per context, a bounded number, and they live as
-long as the process (as the entries do).
+long as the process (as the entries do). Keys dropped by the LRU or by their TTL are
+remembered (a bounded ghost list) so a later miss can say why it missed.
 """
 
 from __future__ import annotations
@@ -18,20 +19,31 @@ from turbina.cache.backends.base import (
     CacheBackend,
     NoValue,
     ReadStatus,
+    derive_counters,
+    fold_legacy,
     new_epoch,
 )
+from turbina.cache.codec import decode_local, encode_local
 
 __all__ = ["MemoryBackend"]
 
 # Rough per-entry bookkeeping cost counted against the byte cap besides key and payload.
 _ENTRY_OVERHEAD = 200
 _MAX_LOCKS = 10_000
+_MAX_GHOSTS = 20_000
+_MISS = (ReadStatus.MISS, NO_VALUE)
+_STALE = (ReadStatus.STALE, NO_VALUE)
+_EXPIRED = (ReadStatus.EXPIRED, NO_VALUE)
+_HIT = ReadStatus.HIT
+_monotonic = time.monotonic
 
 
 class MemoryBackend(CacheBackend):
     """Thread-safe, byte-bounded LRU store for one process."""
 
     name = "memory"
+    encode_value = staticmethod(encode_local)
+    decode_value = staticmethod(decode_local)
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
@@ -44,6 +56,7 @@ class MemoryBackend(CacheBackend):
         self._stamps: dict[str, int] = {}
         self._locks: dict[str, tuple[str, float]] = {}
         self._stats: dict[str, dict[str, int]] = {}
+        self._ghosts: OrderedDict[str, ReadStatus] = OrderedDict()
 
     @property
     def used_bytes(self) -> int:
@@ -56,27 +69,42 @@ class MemoryBackend(CacheBackend):
             counters = self._stats[context] = dict.fromkeys(STAT_FIELDS, 0)
         counters[field] = counters.get(field, 0) + amount
 
-    def _drop(self, key: str) -> None:
+    def _drop(self, key: str, cause: ReadStatus | None = None) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= entry[4]
+            if cause is not None:
+                ghosts = self._ghosts
+                ghosts[key] = cause
+                ghosts.move_to_end(key)
+                if len(ghosts) > _MAX_GHOSTS:
+                    ghosts.popitem(last=False)
 
     def read(
         self, key: str, context: str, tokens: Sequence[str] = ()
     ) -> tuple[ReadStatus, bytes | NoValue]:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[3] <= time.monotonic():
-                if entry is not None:
+            entries = self._entries
+            entry = entries.get(key)
+            if entry is None:
+                cause = self._ghosts.pop(key, None)
+                return _MISS if cause is None else (cause, NO_VALUE)
+            held, expected, payload, expires_at, _ = entry
+            if expires_at <= _monotonic():
+                self._drop(key)
+                return _EXPIRED
+            if held != tokens and not set(tokens).issubset(held):
+                # Computed by a cache that knew fewer dependencies: it must carry every
+                # stamp this reader expects (and the ones it has must be current).
+                self._drop(key)
+                return _STALE
+            stamps_get = self._stamps.get
+            for token, stamp in zip(held, expected, strict=False):  # equal: built together
+                if stamps_get(token) != stamp:
                     self._drop(key)
-                return ReadStatus.MISS, NO_VALUE
-            stamps = self._stamps
-            for token, stamp in zip(entry[0], entry[1], strict=True):
-                if stamps.get(token) != stamp:
-                    self._drop(key)
-                    return ReadStatus.STALE, NO_VALUE
-            self._entries.move_to_end(key)
-            return ReadStatus.HIT, entry[2]
+                    return _STALE
+            entries.move_to_end(key)
+            return _HIT, payload
 
     def read_stamps(self, tokens: Sequence[str]) -> list[int]:
         with self._lock:
@@ -96,16 +124,17 @@ class MemoryBackend(CacheBackend):
         tokens: Sequence[str],
         stamps: Sequence[int],
         ttl_s: int,
+        guard: Sequence[tuple[str, int]] = (),
     ) -> bool:
         size = len(payload) + len(key) + _ENTRY_OVERHEAD
         with self._lock:
-            for token, stamp in zip(tokens, stamps, strict=True):
+            for token, stamp in (*zip(tokens, stamps, strict=True), *guard):
                 if self._stamps.get(token) != stamp:
                     return False
             if size > self.max_bytes:
-                self._count(context, "oversize")
                 return False
             self._drop(key)
+            self._ghosts.pop(key, None)
             self._entries[key] = (
                 tuple(tokens),
                 tuple(stamps),
@@ -116,7 +145,7 @@ class MemoryBackend(CacheBackend):
             self._bytes += size
             while self._bytes > self.max_bytes:
                 oldest = next(iter(self._entries))
-                self._drop(oldest)
+                self._drop(oldest, ReadStatus.EVICTED)
             return True
 
     def bump(self, tokens: Sequence[str]) -> None:
@@ -159,5 +188,8 @@ class MemoryBackend(CacheBackend):
         with self._lock:
             names = dict.fromkeys([*contexts, *self._stats])
             return {
-                name: dict(self._stats.get(name) or dict.fromkeys(STAT_FIELDS, 0)) for name in names
+                name: derive_counters(
+                    fold_legacy(dict(self._stats.get(name) or dict.fromkeys(STAT_FIELDS, 0)))
+                )
+                for name in names
             }

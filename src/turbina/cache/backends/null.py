@@ -30,6 +30,7 @@ class NullBackend(CacheBackend):
         tokens: Sequence[str],
         stamps: Sequence[int],
         ttl_s: int,
+        guard: Sequence[tuple[str, int]] = (),
     ) -> bool:
         return False
 

@@ -1,7 +1,7 @@
 """The ``turbina`` console script and the ``flask turbina`` command group.
 
-Both entry points run the same commands (``queries``, ``nplusone``, ``cache``, ``indexes``)
-under the contract in ``contract``: expected errors print one line and exit 1. Under
+Both entry points run the same commands (``queries``, ``slow``, ``nplusone``, ``cache``,
+``indexes``, ``assets``) under the contract in ``contract``: expected errors print one line and exit 1. Under
 ``flask``, the app comes from ``--app``/``FLASK_APP``; the ``turbina`` script also honours
 ``FLASK_APP``, and commands that read a file or a database URL need no app at all.
 """
@@ -14,10 +14,12 @@ import sys
 import click
 from flask.cli import ScriptInfo
 
+from turbina.flask.cli.assets import assets_group
 from turbina.flask.cli.cache import cache_group
 from turbina.flask.cli.contract import TurbinaGroup
 from turbina.flask.cli.indexes import indexes_group
-from turbina.flask.cli.queries import nplusone_command, queries_command
+from turbina.flask.cli.queries import nplusone_command, queries_command, slow_command
+from turbina.flask.cli.requests import requests_command
 
 __all__ = ["main", "turbina_group"]
 
@@ -28,9 +30,12 @@ def turbina_group() -> None:
 
 
 turbina_group.add_command(queries_command)
+turbina_group.add_command(slow_command)
 turbina_group.add_command(nplusone_command)
 turbina_group.add_command(cache_group)
 turbina_group.add_command(indexes_group)
+turbina_group.add_command(requests_command)
+turbina_group.add_command(assets_group)
 
 
 def main(argv: list[str] | None = None) -> int:

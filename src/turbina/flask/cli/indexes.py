@@ -23,11 +23,13 @@ from turbina.flask.cli.contract import (
     readable_file,
 )
 from turbina.indexes import ddl, workload
-from turbina.indexes.advise import advise_workload, parse_budget
+from turbina.indexes.advise import NoUsableWorkload, advise_workload, parse_budget
 from turbina.indexes.advisor import DEFAULT_MAX_SECONDS, DEFAULT_MIN_IMPROVEMENT, Advice
 from turbina.indexes.check import check_file
 from turbina.indexes.report import drop_suggestions, render_lines, to_json
+from turbina.indexes.verify import apply_verified
 from turbina.indexes.verify import verify as verify_indexes
+from turbina.indexes.workload_file import read_workload
 
 
 @contextmanager
@@ -54,23 +56,25 @@ def _target(database_url: str | None, needs_app: bool = True) -> Iterator[tuple[
 _SQL_FIX = "pass an existing .sql file"
 
 
-def _read_workload_files(files: tuple[str, ...]) -> list[workload.WorkloadQuery]:
-    """The SELECTs of every ``--workload`` file (read before any database is opened)."""
-    queries: list[workload.WorkloadQuery] = []
+def _read_workload_files(files: tuple[str, ...]) -> workload.Workload:
+    """Reads, writes and skipped statements of every ``--workload`` file (read before any
+    database is opened)."""
+    out = workload.Workload()
     for path in files:
         readable_file(path, "workload file", _SQL_FIX)
-        queries += workload.from_sql_file(path)
-    return queries
+        out += read_workload(path)
+    return out
 
 
 def _workload(
-    engine: sa.Engine, app: Any, from_files: list[workload.WorkloadQuery], pg_stat: bool
-) -> list[workload.WorkloadQuery]:
-    queries = list(from_files)
+    engine: sa.Engine, app: Any, from_files: workload.Workload, pg_stat: bool, given: bool
+) -> workload.Workload:
+    out = workload.Workload()
+    out += from_files
     if pg_stat:
-        queries += workload.from_pg_stat_statements(engine)
-    if from_files or pg_stat:
-        return queries
+        out += workload.pg_workload(engine)
+    if given or pg_stat:
+        return out
     state = app.extensions.get("turbina") if app is not None else None
     if state is None or state.queries is None:
         raise TurbinaError(
@@ -81,13 +85,13 @@ def _workload(
         for s in state.queries.workload_samples()
         if getattr(s, "dialect", engine.dialect.name) == engine.dialect.name
     ]
-    queries = workload.from_samples(samples)
-    if not queries:
+    recorded = workload.workload_from_samples(samples)
+    if not recorded.queries:
         raise TurbinaError(
             "the query recorder has captured no SELECT yet",
             "exercise the app first, or pass --workload FILE.sql",
         )
-    return queries
+    return recorded
 
 
 def _say(line: str) -> None:
@@ -146,6 +150,9 @@ class _Progress:
         self.header: str | None = header
 
     def __call__(self, line: str) -> None:
+        if line.startswith("turbina: note:"):  # the backend's notes come before the rounds
+            _say(line)
+            return
         self.start()
         _say(line)
 
@@ -169,15 +176,20 @@ def _run_advice(
     from_files = _read_workload_files(workload_files)
     needs_app = not (workload_files or pg_stat_statements)
     with _target(database_url, needs_app) as (engine, app):
-        queries = _workload(engine, app, from_files, pg_stat_statements)
+        found = _workload(engine, app, from_files, pg_stat_statements, bool(workload_files))
         progress = _Progress(
-            f"turbina: advising on {len(queries)} statements ({engine.dialect.name})"
+            f"turbina: advising on {len(found.queries)} statements ({engine.dialect.name})"
         )
-        advice = advise_workload(
-            engine, queries, backend, budget, max_seconds, min_improvement, progress
-        )
+        try:
+            advice = advise_workload(
+                engine, found, backend, budget, max_seconds, min_improvement, progress
+            )
+        except NoUsableWorkload as exc:
+            for skipped in exc.skipped:  # every statement, with its line and reason
+                click.echo(skipped.line())
+            raise
         progress.start()
-        yield engine, queries, advice
+        yield engine, found.queries, advice
 
 
 def _writable(output: str | None) -> None:
@@ -214,17 +226,19 @@ def indexes_group() -> None:
 def advise_command(fmt: str, output: str | None, **options: Any) -> None:
     """Suggest indexes for the workload (changes nothing)."""
     _writable(output)
-    with _run_advice(**options) as (engine, _queries, advice):
+    with _run_advice(**options) as (engine, queries, advice):
         if fmt == "text":
-            text = "\n".join(render_lines(advice, drop_suggestions(engine))) + "\n"
+            text = "\n".join(render_lines(advice, drop_suggestions(engine, queries))) + "\n"
         elif fmt == "sql":
             text = ddl.emit_sql(advice.specs, engine.dialect.name)
         elif fmt == "migration":
-            text = ddl.migration_text(advice.specs, uuid.uuid4().hex[:12], None)
+            dialect = engine.dialect.name
+            text = ddl.migration_text(advice.specs, uuid.uuid4().hex[:12], None, dialect=dialect)
         else:
             import json
 
-            text = json.dumps(to_json(advice, drop_suggestions(engine)), indent=2) + "\n"
+            drops = drop_suggestions(engine, queries)
+            text = json.dumps(to_json(advice, drops), indent=2) + "\n"
         if output:
             try:
                 Path(output).write_text(text, encoding="utf-8")
@@ -248,6 +262,8 @@ def advise_command(fmt: str, output: str | None, **options: Any) -> None:
 )
 def verify_command(keep: bool, runs: int, **options: Any) -> None:
     """Advise, build the indexes for real, re-run the workload and report measured speedups."""
+    if runs < 1:
+        raise TurbinaError(f"--runs {runs} is not a positive count", "pass --runs 1 or more")
     with _run_advice(**options) as (engine, queries, advice):
         for line in render_lines(advice):
             click.echo(line)
@@ -261,19 +277,44 @@ def verify_command(keep: bool, runs: int, **options: Any) -> None:
 @indexes_group.command("apply")
 @_common
 @click.option("--lock-timeout-ms", type=int, default=5000, show_default=True)
-def apply_command(lock_timeout_ms: int, **options: Any) -> None:
-    """Advise, then create the indexes (CONCURRENTLY, advisory lock, lock_timeout, INVALID dropped)."""
-    with _run_advice(**options) as (engine, _queries, advice):
-        result = ddl.apply(engine, advice.specs, lock_timeout_ms)
-        for spec in result.created:
-            click.echo(f"turbina: created: {spec.name} ON {spec.describe()}")
-        for spec in result.existing:
+@click.option(
+    "--dry-run", is_flag=True, help="Advise and print what would be built; change nothing."
+)
+@click.option("--force", is_flag=True, help="Keep an index even when verify measured it slower.")
+@click.option(
+    "--runs", type=int, default=5, show_default=True, help="Timed runs per statement (median)."
+)
+def apply_command(
+    lock_timeout_ms: int, dry_run: bool, force: bool, runs: int, **options: Any
+) -> None:
+    """Advise, build the indexes (CONCURRENTLY, advisory lock, lock_timeout, INVALID dropped),
+    measure, and keep only those that made their statements faster (unless --force)."""
+    if runs < 1:
+        raise TurbinaError(f"--runs {runs} is not a positive count", "pass --runs 1 or more")
+    with _run_advice(**options) as (engine, queries, advice):
+        if dry_run:
+            for rec in advice.recommendations:
+                click.echo(
+                    f"turbina: would create: {ddl.create_sql(rec.spec, engine.dialect.name, True, True)}"
+                )
+            click.echo(
+                f"turbina: dry run: {len(advice.recommendations)} index(es) would be built and "
+                "verified; nothing changed"
+            )
+            return
+        if not advice.recommendations:
+            click.echo("turbina: nothing to apply: no index passes the threshold rule")
+            return
+        applied = apply_verified(
+            engine, advice.recommendations, queries, runs=runs, force=force, progress=_say
+        )
+        for line in applied.lines():
+            click.echo(line)
+        for spec in applied.verification.applied.existing:
             click.echo(f"turbina: exists: {spec.name}")
-        for spec, reason in result.invalid:
-            click.echo(f"turbina: invalid: {spec.name} dropped: {reason}")
-        if result.invalid:
+        if applied.verification.applied.invalid:
             raise TurbinaError(
-                f"{len(result.invalid)} index build(s) failed and were dropped",
+                f"{len(applied.verification.applied.invalid)} index build(s) failed and were dropped",
                 "see the lines above",
             )
 

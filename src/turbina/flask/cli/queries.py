@@ -1,14 +1,20 @@
-"""``flask turbina queries`` and ``flask turbina nplusone``: tabular reports.
+"""``turbina queries``, ``turbina nplusone`` and ``turbina slow``: the query reports.
 
 Stats live in the process that served the queries; the commands read the current app's
 state, or a JSON snapshot written by ``QueriesState.save_snapshot`` — ``--from PATH``, or the
 ``TURBINA_QUERIES_SNAPSHOT`` file the app writes at exit when this process has no data.
 Everything printed is redacted (fingerprints and relationship names only).
+
+SQL columns fit the terminal (``COLUMNS``, else 160 characters when not a terminal): select
+lists fold to their first item and a cut keeps the part that tells a statement apart from
+the others shown; ``--wide`` prints every statement whole.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +22,14 @@ import click
 
 from turbina.errors import TurbinaError
 from turbina.flask.cli.contract import TurbinaCommand, readable_file, require_state
-from turbina.flask.cli.output import clip, table
+from turbina.flask.cli.output import table
+from turbina.queries.explain import is_explainable
+from turbina.queries.shorten import compact, fit
+from turbina.queries.slow import SlowRules, slow_statements
 
-SQL_WIDTH = 90
+DEFAULT_COLUMNS = 160  # when the output is not a terminal and COLUMNS is not set
+MIN_SQL_WIDTH = 40
+SUBJECT_WIDTH = 80  # the nplusone table's subject column; the details below print it whole
 
 _QUERY_FIELDS = ("engine", "calls", "total_ms", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 _FINDING_FIELDS = ("requests", "max_loads", "kind", "subject", "endpoint", "fix", "callsite")
@@ -88,17 +99,83 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _snapshot(source: Path | None, command: str) -> dict[str, Any]:
+def _snapshot(source: Path | None, command: str, *, explain: bool = False) -> dict[str, Any]:
     if source is not None:
         return _read_snapshot(source)
     _app, state = require_state(command)
     if state.queries is None:
         raise TurbinaError("query recording is off for this app", "set TURBINA_ENABLED=true")
+    if explain:
+        state.queries.explain_unplanned()
     own = dict(state.queries.snapshot(top=10_000))
     saved = state.queries.snapshot_path
     if not own["queries"] and not own["findings"] and saved and Path(saved).is_file():
         return _read_snapshot(Path(saved))  # this process served nothing: the app's last run
     return own
+
+
+# --- fitting the terminal ---------------------------------------------------------------------
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as ``output.table`` prints it (for measuring the other columns)."""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "-" if value is None else str(value)
+
+
+def _fitted(
+    headers: Sequence[str],
+    rows: list[list[Any]],
+    sql_column: int,
+    wide: bool,
+    cap: int | None = None,
+) -> list[list[Any]]:
+    """``rows`` with the text of ``sql_column`` fitted to what the terminal leaves it (at
+    most ``cap`` characters)."""
+    texts = [str(row[sql_column]) for row in rows]
+    width: int | None = None
+    if not wide:
+        columns = shutil.get_terminal_size((DEFAULT_COLUMNS, 24)).columns
+        others = sum(
+            max([len(h)] + [len(_cell_text(row[i])) for row in rows])
+            for i, h in enumerate(headers)
+            if i != sql_column
+        )
+        width = max(MIN_SQL_WIDTH, columns - others - 2 * (len(headers) - 1))
+        if cap is not None:
+            width = min(width, cap)
+    for row, text in zip(rows, fit(texts, width), strict=True):
+        row[sql_column] = text
+    return rows
+
+
+_wide_option = click.option(
+    "--wide", is_flag=True, default=False, help="Print every statement whole (no cut)."
+)
+_from_option = click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path),  # checked by _read_snapshot: one line, exit 1
+    default=None,
+    help="Read a JSON snapshot instead of this process's stats.",
+)
+
+
+def _plan_lines(plan: Any, fingerprint: str) -> list[str]:
+    if not isinstance(plan, dict):
+        if not is_explainable(fingerprint):
+            return ["   (no plan: only read-only SELECTs are EXPLAINed)"]
+        return [
+            "   (no plan yet: EXPLAIN runs when one run reaches TURBINA_SLOW_MEAN_MS or "
+            "TURBINA_SLOW_QUERY_MS, unless TURBINA_EXPLAIN is off)"
+        ]
+    lines = [f"   {node}" for node in plan.get("nodes", []) if isinstance(node, str)]
+    lines += [f"   ! {warning}" for warning in plan.get("warnings", []) if isinstance(warning, str)]
+    return lines or ["   (empty plan)"]
+
+
+# --- queries ---------------------------------------------------------------------------------
 
 
 @click.command("queries", cls=TurbinaCommand)
@@ -118,14 +195,10 @@ def _snapshot(source: Path | None, command: str) -> dict[str, Any]:
     type=click.Choice(["total", "p95", "calls"]),
     help="Order by total time, p95 or calls.",
 )
-@click.option(
-    "--from",
-    "source",
-    type=click.Path(path_type=Path),  # checked by _read_snapshot: one line, exit 1
-    default=None,
-    help="Read a JSON snapshot instead of this process's stats.",
-)
-def queries_command(top: int, sort: str, source: Path | None) -> None:
+@click.option("--plans", is_flag=True, default=False, help="Print each statement's plan too.")
+@_wide_option
+@_from_option
+def queries_command(top: int, sort: str, plans: bool, wide: bool, source: Path | None) -> None:
     """Heaviest statement fingerprints: calls, total, mean and p50/p95/p99 ms."""
     snap = _snapshot(source, "queries")
     key = {"total": "total_ms", "p95": "p95_ms", "calls": "calls"}[sort]
@@ -145,61 +218,124 @@ def queries_command(top: int, sort: str, source: Path | None) -> None:
         "rows",
         "fingerprint",
     ]
-    click.echo(
-        table(
-            headers,
-            [
-                [
-                    r["engine"],
-                    r["calls"],
-                    r["total_ms"],
-                    r["mean_ms"],
-                    r["p50_ms"],
-                    r["p95_ms"],
-                    r["p99_ms"],
-                    r["max_ms"],
-                    r.get("rows"),
-                    clip(str(r.get("fingerprint", "")), SQL_WIDTH),
-                ]
-                for r in rows
-            ],
-        )
-    )
+    cells = [
+        [
+            r["engine"],
+            r["calls"],
+            r["total_ms"],
+            r["mean_ms"],
+            r["p50_ms"],
+            r["p95_ms"],
+            r["p99_ms"],
+            r["max_ms"],
+            r.get("rows"),
+            str(r.get("fingerprint", "")),
+        ]
+        for r in rows
+    ]
+    click.echo(table(headers, _fitted(headers, cells, len(headers) - 1, wide)))
+    if plans:
+        click.echo("\nplans:")
+        for number, r in enumerate(rows, start=1):
+            shape = str(r.get("fingerprint", ""))
+            click.echo(f"{number}. {compact(shape)}")
+            for line in _plan_lines(r.get("plan"), shape):
+                click.echo(line)
     slow = snap.get("slow_total", 0)
     if slow:
         click.echo(f"\n{slow} slow queries logged (threshold {snap.get('slow_query_ms')} ms)")
 
 
-@click.command("nplusone", cls=TurbinaCommand)
+# --- slow ------------------------------------------------------------------------------------
+
+
+@click.command("slow", cls=TurbinaCommand)
 @click.option(
-    "--from",
-    "source",
-    type=click.Path(path_type=Path),  # checked by _read_snapshot: one line, exit 1
-    default=None,
-    help="Read a JSON snapshot instead of this process's findings.",
+    "--top",
+    "top",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows to show.",
 )
-def nplusone_command(source: Path | None) -> None:
-    """N+1 findings across requests, with the loader to use."""
+@_wide_option
+@_from_option
+def slow_command(top: int, wide: bool, source: Path | None) -> None:
+    """Statements slow relative to the app (share of DB time, mean over many calls, a full
+    scan feeding a sort), with their plans."""
+    snap = _snapshot(source, "slow", explain=True)
+    rules = SlowRules.from_dict(snap.get("slow_rules"))
+    queries = snap.get("queries", [])
+    total = snap.get("db_total_ms")
+    flagged = slow_statements(queries, rules, total if _is_number(total) else None)[:top]
+    rule_text = (
+        f"share >= {rules.share:.0%} of DB time, mean >= {rules.mean_ms:g} ms over "
+        f">= {rules.min_calls} calls, or a full scan feeding a sort"
+    )
+    if not flagged:
+        suffix = "" if queries else " (no queries recorded yet)"
+        click.echo(f"turbina: no statement is slow relative to the app ({rule_text}){suffix}")
+        return
+    headers = ["engine", "calls", "total_ms", "share", "mean_ms", "p95_ms", "why", "fingerprint"]
+    cells = [
+        [
+            s.row["engine"],
+            s.row["calls"],
+            s.row["total_ms"],
+            f"{s.share:.0%}",
+            s.row["mean_ms"],
+            s.row["p95_ms"],
+            "; ".join(s.reasons),
+            str(s.row.get("fingerprint", "")),
+        ]
+        for s in flagged
+    ]
+    click.echo(table(headers, _fitted(headers, cells, len(headers) - 1, wide)))
+    click.echo(f"\nflagged by: {rule_text}\n\nplans:")
+    for number, s in enumerate(flagged, start=1):
+        shape = str(s.row.get("fingerprint", ""))
+        click.echo(f"{number}. {compact(shape)}")
+        for line in _plan_lines(s.row.get("plan"), shape):
+            click.echo(line)
+
+
+# --- nplusone --------------------------------------------------------------------------------
+
+
+@click.command("nplusone", cls=TurbinaCommand)
+@_wide_option
+@_from_option
+def nplusone_command(wide: bool, source: Path | None) -> None:
+    """N+1 findings across requests: where they run, the query to change, the code to paste."""
     snap = _snapshot(source, "nplusone")
     rows = snap.get("findings", [])
     if not rows:
         click.echo("turbina: no N+1 findings")
         return
-    headers = ["requests", "max_loads", "kind", "subject", "endpoint", "fix", "callsite"]
-    click.echo(
-        table(
-            headers,
-            [
-                [
-                    r["requests"],
-                    r["max_loads"],
-                    r["kind"],
-                    clip(str(r["subject"]), 60),
-                    r["endpoint"],
-                    clip(str(r["fix"]), 70),
-                    r["callsite"],
-                ]
-                for r in rows
-            ],
-        )
-    )
+    headers = ["requests", "max_loads", "kind", "subject", "endpoint"]
+    cells = [
+        [r["requests"], r["max_loads"], r["kind"], str(r["subject"]), r["endpoint"]] for r in rows
+    ]
+    click.echo(table(headers, _fitted(headers, cells, 3, wide, cap=SUBJECT_WIDTH)))
+    click.echo("\nfixes:")
+    for number, r in enumerate(rows, start=1):
+        for line in _finding_lines(number, r):
+            click.echo(line)
+
+
+def _finding_lines(number: int, row: dict[str, Any]) -> list[str]:
+    """The numbered detail of one finding: where, the loop, the fix and where it goes."""
+    endpoint = f" ({row['endpoint']})" if row.get("endpoint") else ""
+    lines = [f"{number}. {compact(str(row['subject']))}{endpoint}"]
+    if row.get("callsite"):
+        lines.append(f"   at    {row['callsite']}")
+    if row.get("loop"):
+        lines.append(f"   loop  {row['loop']}")
+    fix = str(row["fix"])
+    if row["kind"] == "lazy_load":
+        target = row.get("query_site")
+        where = f"the query at {target}" if target else "the query that loads the rows"
+        lines.append(f"   fix   .options({fix}) on {where}")
+    else:
+        lines.append(f"   fix   {fix}")
+    return lines

@@ -1,299 +1,55 @@
-"""GET /monitoramento/listar — the monitoring list of entregas (naive form).
+"""/monitoramento: the list of entregas, its export (XLSX or CSV), and the writes on one
+entrega (log, evento, comentario or reply, agendamento, mark delivered).
 
-Naive like the real system: a COUNT for the total, one COUNT per badge, and per row three
-lazy loads (agendamentos, comentarios, custos_extras) — a real N+1 the optimized form and the
-N+1 detector are measured against.
+A write accepts a form post (redirects back) or a JSON object body (answers JSON with the
+new id: 201 for a created row, 200 for ``entregar``). A vendedor writes only to their own
+entregas; another's is a 404, like an unknown id.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-from flask import Blueprint, request, url_for
+from flask import Blueprint, Response, request, url_for
 from flask_login import login_required
-from werkzeug.datastructures import MultiDict
 
-from fretes.mode import is_cached, is_optimized
-from fretes.models import AgendamentoEntrega, ComentarioNF, EntregaMonitorada, db
-from fretes.params import parse_choice, parse_date, parse_date_range, parse_page, parse_text
-from fretes.views.rendering import Page, respond, vendedor_forcado
+from fretes.access import writes
+from fretes.access.registry import access_for_request
+from fretes.auth import autor_atual, vendedor_forcado
+from fretes.domain import monitoramento as page
+from fretes.export import CSV_MIMETYPE, XLSX_MIMETYPE, build_csv, build_xlsx, stream_file
+from fretes.models import AGENDAMENTO_STATUSES, EntregaMonitorada
+from fretes.params import (
+    BadParameter,
+    parse_choice,
+    parse_date,
+    parse_int,
+    parse_path_id,
+    parse_text,
+    require_text,
+)
+from fretes.settings import current_settings
+from fretes.views.rendering import request_body, respond, write_done
 
 bp = Blueprint("monitoramento", __name__, url_prefix="/monitoramento")
 
-PER_PAGE = 20
-# Status modes of the list; each is defined precisely in ``status_condition``.
-STATUS_MODES = (
-    "todas",
-    "pendente",
-    "entregue",
-    "atrasada",
-    "no_prazo",
-    "reagendar",
-    "sem_agendamento",
-    "com_agendamento",
-    "com_comentarios",
-    "pendencia_financeira",
-    "finalizada",
-    "cancelada",
-    "devolvida",
-)
-# The badge counters shown on every request (one COUNT each, as in the real system).
-BADGES = ("pendente", "entregue", "atrasada", "reagendar", "sem_agendamento", "com_comentarios")
-
-
-@dataclass(frozen=True)
-class FiltrosEntregas:
-    """Validated filters shared by the list and the export."""
-
-    vendedor: str | None = None
-    cliente: str | None = None
-    uf: str | None = None
-    transportadora: str | None = None
-    municipio: str | None = None
-    status: str = "todas"
-    data_embarque_de: date | None = None
-    data_embarque_ate: date | None = None
-    hoje: date = field(default_factory=date.today)
-    page: int = 1
-
-
-def parse_filtros(args: MultiDict[str, str]) -> FiltrosEntregas:
-    """Read and validate the list/export filters (raises BadParameter)."""
-    de, ate = parse_date_range(args, "data_embarque_de", "data_embarque_ate")
-    return FiltrosEntregas(
-        vendedor=parse_text(args, "vendedor", max_len=120),
-        cliente=parse_text(args, "cliente", max_len=255),
-        uf=parse_text(args, "uf", max_len=2),
-        transportadora=parse_text(args, "transportadora", max_len=255),
-        municipio=parse_text(args, "municipio", max_len=100),
-        status=parse_choice(args, "status", STATUS_MODES, default="todas") or "todas",
-        data_embarque_de=de,
-        data_embarque_ate=ate,
-        hoje=parse_date(args, "hoje") or date.today(),
-        page=parse_page(args),
-    )
-
-
-def status_condition(mode: str, hoje: date) -> sa.ColumnElement[bool] | None:
-    """The WHERE condition of one status mode; None for 'todas'.
-
-    An entrega is *open* when it has no status_finalizacao and is not marked entregue.
-    """
-    e = EntregaMonitorada
-    aberta = sa.and_(e.status_finalizacao.is_(None), e.entregue.is_(False))
-    # IN (SELECT ...) rather than relationship .any(): SQLite plans the correlated EXISTS as
-    # one scan of the unindexed child table per entrega (~100 s at `real` scale).
-    com_agendamento = e.id.in_(sa.select(AgendamentoEntrega.entrega_id))
-    com_comentario = e.id.in_(sa.select(ComentarioNF.entrega_id))
-    conditions: dict[str, sa.ColumnElement[bool]] = {
-        "pendente": aberta,
-        "entregue": e.entregue.is_(True),
-        "atrasada": sa.and_(aberta, e.data_entrega_prevista < hoje),
-        "no_prazo": sa.and_(
-            aberta, sa.or_(e.data_entrega_prevista.is_(None), e.data_entrega_prevista >= hoje)
-        ),
-        "reagendar": sa.and_(aberta, e.reagendar.is_(True)),
-        "sem_agendamento": sa.and_(aberta, ~com_agendamento),
-        "com_agendamento": sa.and_(aberta, com_agendamento),
-        "com_comentarios": com_comentario,
-        "pendencia_financeira": e.pendencia_financeira.is_(True),
-        "finalizada": e.status_finalizacao.is_not(None),
-        "cancelada": e.status_finalizacao == "Cancelada",
-        "devolvida": e.status_finalizacao == "Devolvida",
-    }
-    return conditions.get(mode)
-
-
-def base_conditions(filtros: FiltrosEntregas, forcado: str | None) -> list[sa.ColumnElement[bool]]:
-    """Every filter except status. A forced vendedor replaces the vendedor parameter."""
-    e = EntregaMonitorada
-    conds: list[sa.ColumnElement[bool]] = []
-    if forcado is not None:
-        conds.append(e.vendedor == forcado)
-    elif filtros.vendedor:
-        conds.append(e.vendedor.ilike(f"%{filtros.vendedor}%"))
-    for column, value in (
-        (e.cliente, filtros.cliente),
-        (e.uf, filtros.uf),
-        (e.transportadora, filtros.transportadora),
-        (e.municipio, filtros.municipio),
-    ):
-        if value:
-            conds.append(column.ilike(f"%{value}%"))
-    if filtros.data_embarque_de is not None:
-        conds.append(e.data_embarque >= filtros.data_embarque_de)
-    if filtros.data_embarque_ate is not None:
-        conds.append(e.data_embarque <= filtros.data_embarque_ate)
-    return conds
-
-
-def all_conditions(filtros: FiltrosEntregas, forcado: str | None) -> list[sa.ColumnElement[bool]]:
-    """Base filters plus the status mode."""
-    conds = base_conditions(filtros, forcado)
-    status = status_condition(filtros.status, filtros.hoje)
-    if status is not None:
-        conds.append(status)
-    return conds
-
-
-def situacao(entrega: EntregaMonitorada, hoje: date) -> str:
-    """A one-word label for the row's badge."""
-    if entrega.entregue:
-        return "Entregue"
-    if entrega.status_finalizacao:
-        return entrega.status_finalizacao
-    if entrega.data_entrega_prevista is not None and entrega.data_entrega_prevista < hoje:
-        return "Atrasada"
-    if entrega.reagendar:
-        return "Reagendar"
-    return "Pendente"
-
-
-@dataclass
-class AgendamentoResumo:
-    """The last agendamento of a row."""
-
-    id: int
-    data_agendada: date | None
-    protocolo: str | None
-    status: str
-
-
-@dataclass
-class LinhaEntrega:
-    """One row of the monitoring list."""
-
-    id: int
-    numero_nf: str
-    cliente: str
-    municipio: str | None
-    uf: str | None
-    vendedor: str | None
-    transportadora: str | None
-    valor_nf: Decimal | None
-    data_embarque: date | None
-    data_entrega_prevista: date | None
-    data_agenda: date | None
-    entregue: bool
-    status_finalizacao: str | None
-    situacao: str
-    criado_em: datetime
-    ultimo_agendamento: AgendamentoResumo | None
-    comentarios: int
-    custos_extras: Decimal
-
-
-@dataclass
-class ListaEntregas:
-    """What /monitoramento/listar shows: a page of rows, the total and the badge counters."""
-
-    entregas: Page[LinhaEntrega]
-    badges: dict[str, int]
-    status: str
-
-
-@dataclass(frozen=True)
-class ExtrasLinha:
-    """The per-row aggregates of one entrega: comment count, extra-cost total, last agendamento."""
-
-    comentarios: int
-    custos_extras: Decimal
-    ultimo_agendamento: AgendamentoResumo | None
-
-
-def linha(entrega: EntregaMonitorada, extras: ExtrasLinha, hoje: date) -> LinhaEntrega:
-    """Build a row from the entrega's own columns and its aggregates (both forms use this)."""
-    return LinhaEntrega(
-        id=entrega.id,
-        numero_nf=entrega.numero_nf,
-        cliente=entrega.cliente,
-        municipio=entrega.municipio,
-        uf=entrega.uf,
-        vendedor=entrega.vendedor,
-        transportadora=entrega.transportadora,
-        valor_nf=entrega.valor_nf,
-        data_embarque=entrega.data_embarque,
-        data_entrega_prevista=entrega.data_entrega_prevista,
-        data_agenda=entrega.data_agenda,
-        entregue=entrega.entregue,
-        status_finalizacao=entrega.status_finalizacao,
-        situacao=situacao(entrega, hoje),
-        criado_em=entrega.criado_em,
-        ultimo_agendamento=extras.ultimo_agendamento,
-        comentarios=extras.comentarios,
-        custos_extras=extras.custos_extras,
-    )
-
-
-def linha_naive(entrega: EntregaMonitorada, hoje: date) -> LinhaEntrega:
-    """Build a row; each relationship access is a lazy load (the naive N+1)."""
-    agendamentos = entrega.agendamentos
-    ultimo = agendamentos[-1] if agendamentos else None
-    extras = ExtrasLinha(
-        comentarios=len(entrega.comentarios),
-        custos_extras=sum((c.valor for c in entrega.custos_extras), Decimal("0")),
-        ultimo_agendamento=None
-        if ultimo is None
-        else AgendamentoResumo(ultimo.id, ultimo.data_agendada, ultimo.protocolo, ultimo.status),
-    )
-    return linha(entrega, extras, hoje)
-
-
-def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
-    """The naive data function of the monitoring list."""
-    e = EntregaMonitorada
-    conds = all_conditions(filtros, forcado)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(e).where(*conds)).scalar_one()
-    rows = (
-        db.session.execute(
-            sa.select(e)
-            .where(*conds)
-            .order_by(e.criado_em.desc(), e.id.desc())
-            .limit(PER_PAGE)
-            .offset((filtros.page - 1) * PER_PAGE)
-        )
-        .scalars()
-        .all()
-    )
-    base = base_conditions(filtros, forcado)
-    badges: dict[str, int] = {}
-    for badge in BADGES:
-        cond = status_condition(badge, filtros.hoje)
-        assert cond is not None  # every badge is a real status mode
-        badges[badge] = db.session.execute(
-            sa.select(sa.func.count()).select_from(e).where(*base, cond)
-        ).scalar_one()
-    linhas = [linha_naive(entrega, filtros.hoje) for entrega in rows]
-    return ListaEntregas(Page(linhas, filtros.page, PER_PAGE, total), badges, filtros.status)
+LOG_TIPOS = ("info", "alerta", "ocorrencia", "contato", "financeiro")
 
 
 @bp.get("/listar")
 @login_required
 def listar() -> Any:
     """Monitoring list page (HTML or ``?format=json``)."""
-    filtros = parse_filtros(request.args)
-    if is_optimized():
-        # Imported here because the optimized module imports this one.
-        from fretes.views.optimized import entregas as optimized
-
-        data = optimized.listar_entregas(filtros, vendedor_forcado())
-    elif is_cached():
-        from fretes.views import cached
-
-        data = cached.listar_entregas(filtros, vendedor_forcado())
-    else:
-        data = listar_entregas(filtros, vendedor_forcado())
+    filtros = page.parse_filtros(request.args)
+    forcado = vendedor_forcado()
+    data = access_for_request().listar_entregas(filtros, forcado)
     return respond(
         "monitoramento/listar.html",
         data,
         filtros=filtros,
         export_url=export_url,
-        status_modes=STATUS_MODES,
-        is_admin=vendedor_forcado() is None,
+        status_modes=page.STATUS_MODES,
+        is_admin=forcado is None,
     )
 
 
@@ -303,3 +59,124 @@ def export_url(formato: str) -> str:
         k: v for k, v in request.args.items() if k not in ("page", "format", "formato")
     }
     return url_for("monitoramento.exportar", formato=formato, **args)
+
+
+@bp.get("/exportar")
+@login_required
+def exportar() -> Response:
+    """Download the filtered entregas (``?formato=xlsx`` default, or ``csv``), at most
+    ``FRETES_EXPORT_MAX_ROWS`` of them. The cached mode exports with the optimized form."""
+    filtros = page.parse_filtros(request.args)
+    formato = parse_choice(request.args, "formato", page.FORMATOS, default="xlsx")
+    forcado = vendedor_forcado()
+    access = access_for_request()
+    settings = current_settings()
+    total = access.contar_exportacao(filtros, forcado)
+    if total > settings.export_max_rows:
+        raise BadParameter(
+            "filtros",
+            f"{total} entregas",
+            f"filters matching at most {settings.export_max_rows} entregas "
+            "(narrow data_embarque_de/data_embarque_ate, status, cliente or vendedor)",
+        )
+    rows = access.exportar_entregas(filtros, forcado)
+    # The whole file is written (all database work done) before the answer starts.
+    if formato == "csv":
+        handle, mimetype = build_csv(page.CSV_COLUMNS, page.csv_rows(rows)), CSV_MIMETYPE
+    else:
+        handle, mimetype = build_xlsx(page.SHEETS, page.xlsx_records(rows)), XLSX_MIMETYPE
+    stamp = filtros.hoje.strftime("%Y%m%d")
+    return Response(
+        stream_file(handle),
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="entregas-{stamp}.{formato}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _entrega(entrega_id: int) -> EntregaMonitorada:
+    return writes.entrega_para_escrita(parse_path_id("entrega_id", entrega_id), vendedor_forcado())
+
+
+def _back() -> str:
+    return url_for("monitoramento.listar")
+
+
+@bp.post("/<int:entrega_id>/log")
+@login_required
+def adicionar_log(entrega_id: int) -> Any:
+    """Add a log line (descricao required; tipo one of LOG_TIPOS, default info)."""
+    entrega = _entrega(entrega_id)
+    body = request_body()
+    log = writes.adicionar_log(
+        entrega,
+        autor_atual(),
+        require_text(body, "descricao", max_len=2000, multiline=True),
+        parse_choice(body, "tipo", LOG_TIPOS, default="info") or "info",
+    )
+    return write_done({"id": log.id, "entrega_id": entrega.id}, 201, _back())
+
+
+@bp.post("/<int:entrega_id>/evento")
+@login_required
+def adicionar_evento(entrega_id: int) -> Any:
+    """Add an evento (tipo_evento required, motorista optional)."""
+    entrega = _entrega(entrega_id)
+    body = request_body()
+    evento = writes.adicionar_evento(
+        entrega,
+        require_text(body, "tipo_evento", max_len=50),
+        parse_text(body, "motorista", max_len=120),
+    )
+    return write_done({"id": evento.id, "entrega_id": entrega.id}, 201, _back())
+
+
+@bp.post("/<int:entrega_id>/comentario")
+@login_required
+def adicionar_comentario(entrega_id: int) -> Any:
+    """Add a comment (texto required); ``resposta_a_id`` makes it a reply to a comment of
+    the same entrega."""
+    entrega = _entrega(entrega_id)
+    body = request_body()
+    comentario = writes.adicionar_comentario(
+        entrega,
+        autor_atual(),
+        require_text(body, "texto", max_len=4000, multiline=True),
+        parse_int(body, "resposta_a_id"),
+    )
+    return write_done(
+        {"id": comentario.id, "entrega_id": entrega.id, "resposta_a_id": comentario.resposta_a_id},
+        201,
+        _back(),
+    )
+
+
+@bp.post("/<int:entrega_id>/agendamento")
+@login_required
+def adicionar_agendamento(entrega_id: int) -> Any:
+    """Schedule a delivery (data_agendada required); also sets the entrega's data_agenda."""
+    entrega = _entrega(entrega_id)
+    body = request_body()
+    data_agendada = parse_date(body, "data_agendada", required=True)
+    assert data_agendada is not None  # required=True
+    agendamento = writes.adicionar_agendamento(
+        entrega,
+        autor_atual(),
+        data_agendada,
+        parse_text(body, "protocolo", max_len=50),
+        parse_choice(body, "status", AGENDAMENTO_STATUSES, default="aguardando") or "aguardando",
+    )
+    return write_done({"id": agendamento.id, "entrega_id": entrega.id}, 201, _back())
+
+
+@bp.post("/<int:entrega_id>/entregar")
+@login_required
+def marcar_entregue(entrega_id: int) -> Any:
+    """Mark delivered: entregue=true, status_finalizacao='Entregue', reagendar cleared."""
+    entrega = _entrega(entrega_id)
+    writes.marcar_entregue(entrega)
+    return write_done(
+        {"id": entrega.id, "entregue": True, "status_finalizacao": "Entregue"}, 200, _back()
+    )

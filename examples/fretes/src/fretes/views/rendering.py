@@ -1,5 +1,5 @@
-"""Shared page plumbing: the Page result type, JSON conversion, HTML-or-JSON answers,
-write answers, Jinja filters and the error handlers (400 / 403 / 404).
+"""Shared page plumbing: JSON conversion, HTML-or-JSON answers, write answers, Jinja filters
+and the error handlers (400 / 403 / 404 / 405 / 413 / 429).
 
 JSON conventions: dates and datetimes as ISO strings; Decimals as exact strings with at
 least 2 decimal places (weights keep their 3), never floats.
@@ -8,36 +8,22 @@ least 2 decimal places (weights keep their 3), never floats.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, jsonify, redirect, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from fretes.auth import forced_vendedor
+from fretes.domain.errors import ForbiddenError, NotFoundError
 from fretes.export import decimal_text
 from fretes.params import BadParameter, json_object, parse_choice
 
-T = TypeVar("T")
 FORMATS = ("html", "json")
-
-
-@dataclasses.dataclass
-class Page(Generic[T]):
-    """One page of a list: its rows plus what a pager needs."""
-
-    items: list[T]
-    page: int
-    per_page: int
-    total: int
-    pages: int = dataclasses.field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, math.ceil(self.total / self.per_page))
+HTTP_ERRORS = (400, 403, 404, 405, 413, 429)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -68,11 +54,6 @@ def respond(template: str, data: Any, **context: Any) -> Any:
     return render_template(template, data=data, **context)
 
 
-def vendedor_forcado() -> str | None:
-    """The vendedor filter forced on the logged-in user (None for an admin)."""
-    return forced_vendedor()
-
-
 def request_body() -> Mapping[str, Any]:
     """The write's fields: a JSON object body, or the submitted form."""
     if request.is_json:
@@ -93,6 +74,8 @@ def write_done(payload: Mapping[str, Any], status: int, back: str) -> Any:
 
 def _same_site(target: str) -> bool:
     host = request.host_url.rstrip("/")
+    if any(c in target for c in "\\\t\r\n"):
+        return False
     return (target.startswith("/") and not target.startswith("//")) or target.startswith(host + "/")
 
 
@@ -113,25 +96,42 @@ def format_date(value: date | datetime | None) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-def _bad_parameter(exc: BadParameter) -> Any:
-    if _json_error_wanted():
-        return jsonify(error=exc.message, parameter=exc.parameter, accepted=exc.accepted), 400
-    return render_template(
-        "error.html", code=400, message=exc.message, parameter=exc.parameter
-    ), 400
-
-
-def _http_error(exc: HTTPException) -> Any:
-    code = exc.code or 500
-    message = exc.description or exc.name
-    if _json_error_wanted():
-        return jsonify(error=message), code
-    return render_template("error.html", code=code, message=message, parameter=None), code
-
-
 def _json_error_wanted() -> bool:
     # Never re-validate here: an unknown ?format= must not raise inside the error handler.
     return request.args.get("format") == "json" or request.is_json
+
+
+def _error(code: int, message: str, parameter: str | None = None, **extra: Any) -> Any:
+    if _json_error_wanted():
+        body = {"error": message, **({"parameter": parameter} if parameter else {}), **extra}
+        return jsonify(body), code
+    return render_template("error.html", code=code, message=message, parameter=parameter), code
+
+
+def _bad_parameter(exc: BadParameter) -> Any:
+    return _error(400, exc.message, exc.parameter, accepted=exc.accepted)
+
+
+def _csrf_error(exc: CSRFError) -> Any:
+    return _error(400, f"form rejected: {exc.description}", "csrf_token")
+
+
+def _not_found(exc: NotFoundError) -> Any:
+    return _error(404, exc.message)
+
+
+def _forbidden(exc: ForbiddenError) -> Any:
+    return _error(403, exc.message)
+
+
+def _http_error(exc: HTTPException) -> Any:
+    response = _error(exc.code or 500, exc.description or exc.name)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        answer, code = response
+        answer.headers["Retry-After"] = str(retry_after)
+        return answer, code
+    return response
 
 
 def page_url(page: int) -> str:
@@ -151,7 +151,10 @@ def url_with(**changes: Any) -> str:
 def install_rendering(app: Flask) -> None:
     """Error handlers, Jinja filters and globals used by every page template."""
     app.register_error_handler(BadParameter, _bad_parameter)
-    for code in (403, 404, 405):
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(NotFoundError, _not_found)
+    app.register_error_handler(ForbiddenError, _forbidden)
+    for code in HTTP_ERRORS:
         app.register_error_handler(code, _http_error)
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["dmy"] = format_date

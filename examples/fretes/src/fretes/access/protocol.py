@@ -1,0 +1,51 @@
+"""``PageAccess``: the signatures every data access form implements (checked by mypy: each
+form module is assigned to a ``PageAccess`` in ``fretes.access.registry``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from fretes.domain.embarques import DashboardEmbarques
+from fretes.domain.faturamento import FiltrosFaturamento, RelatorioFaturamento
+from fretes.domain.fretes import FiltrosFretes, LinhaFrete
+from fretes.domain.monitoramento import EntregaExport, FiltrosEntregas, ListaEntregas
+from fretes.domain.paging import Page
+from fretes.domain.pedidos import FiltrosPedidos, StatusPedidos
+
+
+class PageAccess(Protocol):
+    """The data functions of the pages. ``forcado`` is the vendedor forced on the user (None
+    for a role that sees every row). They talk to the database only; no Flask, no mode."""
+
+    def listar_entregas(self, filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
+        """GET /monitoramento/listar."""
+        ...
+
+    def contar_exportacao(self, filtros: FiltrosEntregas, forcado: str | None) -> int:
+        """How many entregas the export of these filters holds (checked against its cap)."""
+        ...
+
+    def exportar_entregas(
+        self, filtros: FiltrosEntregas, forcado: str | None
+    ) -> Iterator[EntregaExport]:
+        """GET /monitoramento/exportar: every matching entrega, newest first."""
+        ...
+
+    def dashboard_embarques(self, status: str, page: int) -> DashboardEmbarques:
+        """GET /embarques/dashboard."""
+        ...
+
+    def consultar_fretes(self, filtros: FiltrosFretes) -> Page[LinhaFrete]:
+        """GET /fretes/consulta."""
+        ...
+
+    def relatorio_faturamento(
+        self, filtros: FiltrosFaturamento, forcado: str | None
+    ) -> RelatorioFaturamento:
+        """GET /faturamento/relatorio."""
+        ...
+
+    def status_pedidos(self, filtros: FiltrosPedidos) -> StatusPedidos:
+        """GET /pedidos/status."""
+        ...

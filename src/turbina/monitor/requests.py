@@ -1,0 +1,251 @@
+"""Per-request timing aggregated per endpoint in one worker, and its store source.
+
+``RequestAggregator.record`` is the request path: one lock, a dict lookup and a few integer
+additions (the histogram bucket index is computed before taking the lock). Endpoints are
+url rules (``/orders/<int:id>``), never raw paths; past ``max_endpoints`` new ones fold into
+``<other>``. ``drain()`` swaps the whole table for an empty one in O(1), so a flush never
+holds the lock while it converts counts.
+
+``RequestsSource`` turns drained tables into store counters, keeps a rolling window of each
+endpoint's histogram (the last ``P99_WINDOW_S``) to derive the relative alert limits, and
+emits the alerts kept since the last flush.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from turbina.monitor.alerts import FIXED, RELATIVE, Alert, Alerts
+from turbina.queries.histogram import BUCKETS_PER_DOUBLING, MIN_VALUE, LatencyHistogram
+from turbina.store.labels import LabelCap
+from turbina.store.model import ALERT_EVENT, ALERTS, OTHER, REQUESTS, Batch
+
+__all__ = ["UNMATCHED", "EndpointCounters", "RequestAggregator", "RequestsSource"]
+
+UNMATCHED = "<unmatched>"
+P99_WINDOW_S = 300.0
+P99_MIN_SAMPLES = 100
+log = logging.getLogger("turbina.monitor")
+
+_MIN_INDEX = math.ceil(math.log2(MIN_VALUE) * BUCKETS_PER_DOUBLING)
+_log2 = math.log2
+_ceil = math.ceil
+
+
+class EndpointCounters:
+    """What one worker counted for one (endpoint, method) since the last flush."""
+
+    __slots__ = (
+        "apdex_satisfied",
+        "apdex_tolerating",
+        "buckets",
+        "cache_hits",
+        "cache_misses",
+        "db_ms",
+        "ms",
+        "n",
+        "queries",
+        "status",
+    )
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.status = [0, 0, 0, 0, 0, 0]  # index = status // 100 (0: anything odd)
+        self.ms = 0.0
+        self.db_ms = 0.0
+        self.queries = 0
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.apdex_satisfied = 0
+        self.apdex_tolerating = 0
+        self.buckets: dict[int, int] = {}
+
+    def fields(self) -> dict[str, int]:
+        """Store fields (see ``turbina.store.model``)."""
+        out = {f"b{index}": count for index, count in self.buckets.items()}
+        for klass in range(1, 6):
+            if self.status[klass]:
+                out[f"s{klass}"] = self.status[klass]
+        out.update(
+            n=self.n,
+            us=round(self.ms * 1000),
+            db_us=round(self.db_ms * 1000),
+            q=self.queries,
+            ch=self.cache_hits,
+            cm=self.cache_misses,
+            ap_s=self.apdex_satisfied,
+            ap_t=self.apdex_tolerating,
+        )
+        return {name: value for name, value in out.items() if value}
+
+
+class RequestAggregator:
+    """Request counters of one worker, per (endpoint, method)."""
+
+    def __init__(
+        self,
+        *,
+        max_endpoints: int = 200,
+        apdex_ms: float = 500.0,
+        alert_slow_ms: float = 3000.0,
+        alerts: Alerts | None = None,
+    ) -> None:
+        self.max_endpoints = max_endpoints
+        self.apdex_ms = apdex_ms
+        self.alert_slow_ms = alert_slow_ms if alert_slow_ms > 0 else math.inf
+        self.alerts = alerts if alerts is not None else Alerts()
+        # (endpoint, method) -> relative alert limit in ms; replaced whole by the flush thread.
+        self.limits: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._table: dict[tuple[str, str], EndpointCounters] = {}
+        self._admitted: set[tuple[str, str]] = set()
+        self.folded = 0
+
+    def record(
+        self,
+        endpoint: str,
+        method: str,
+        status: int,
+        ms: float,
+        db_ms: float = 0.0,
+        queries: int = 0,
+        cache_hits: int = 0,
+        cache_misses: int = 0,
+    ) -> None:
+        """Count one finished request (the request path: no I/O, no store)."""
+        key = (endpoint, method)
+        index = _MIN_INDEX if ms <= MIN_VALUE else _ceil(_log2(ms) * BUCKETS_PER_DOUBLING)
+        klass = status // 100
+        error = klass == 5
+        with self._lock:
+            counters = self._table.get(key)
+            if counters is None:
+                key, counters = self._new(key)
+            counters.n += 1
+            counters.status[klass if 0 < klass < 6 else 0] += 1
+            counters.ms += ms
+            counters.db_ms += db_ms
+            counters.queries += queries
+            counters.cache_hits += cache_hits
+            counters.cache_misses += cache_misses
+            if not error:
+                if ms <= self.apdex_ms:
+                    counters.apdex_satisfied += 1
+                elif ms <= 4 * self.apdex_ms:
+                    counters.apdex_tolerating += 1
+            buckets = counters.buckets
+            buckets[index] = buckets.get(index, 0) + 1
+        if ms >= self.alert_slow_ms:
+            self._alert(FIXED, key, ms, self.alert_slow_ms, status)
+        else:
+            limit = self.limits.get(key)
+            if limit is not None and ms > limit:
+                self._alert(RELATIVE, key, ms, limit, status)
+
+    def _new(self, key: tuple[str, str]) -> tuple[tuple[str, str], EndpointCounters]:
+        if key not in self._admitted:
+            if len(self._admitted) >= self.max_endpoints:
+                self.folded += 1
+                key = (OTHER, key[1])
+            else:
+                self._admitted.add(key)
+        counters = self._table.get(key)
+        if counters is None:
+            counters = self._table[key] = EndpointCounters()
+        return key, counters
+
+    def _alert(self, kind: str, key: tuple[str, str], ms: float, limit: float, status: int) -> None:
+        self.alerts.offer(
+            Alert(time.time(), kind, key[0], key[1], round(ms, 3), round(limit, 3), status)
+        )
+
+    def drain(self) -> dict[tuple[str, str], EndpointCounters]:
+        """What was counted since the last call (the table is swapped, not copied)."""
+        with self._lock:
+            table, self._table = self._table, {}
+        return table
+
+    def after_fork(self) -> None:
+        """Forget what the parent process counted."""
+        self._lock = threading.Lock()
+        self._table = {}
+        self.alerts.after_fork()
+
+
+class RequestsSource:
+    """Store source of a ``RequestAggregator``; ``on_alert`` callbacks get each alert."""
+
+    def __init__(
+        self,
+        aggregator: RequestAggregator,
+        cap: LabelCap,
+        *,
+        p99_factor: float = 2.0,
+        on_alert: list[Callable[[Alert], None]] | None = None,
+    ) -> None:
+        self.aggregator = aggregator
+        self.cap = cap
+        self.p99_factor = p99_factor
+        self.on_alert = on_alert if on_alert is not None else [log_alert]
+        self._recent: dict[tuple[str, str], deque[tuple[float, dict[int, int]]]] = {}
+
+    def collect(self, batch: Batch) -> None:
+        table = self.aggregator.drain()
+        for (endpoint, method), counters in table.items():
+            label, _folded = self.cap.id_for(REQUESTS, (endpoint, method))
+            batch.add(REQUESTS, label, counters.fields())
+            batch.describe(REQUESTS, label, {"endpoint": endpoint, "method": method})
+        if self.p99_factor > 0:
+            self._update_limits(batch.at, table)
+        for alert in self.aggregator.alerts.drain():
+            label, _folded = self.cap.id_for(ALERTS, (alert.endpoint, alert.method, alert.kind))
+            batch.add(ALERTS, label, {"n": 1})
+            batch.describe(
+                ALERTS,
+                label,
+                {"endpoint": alert.endpoint, "method": alert.method, "kind": alert.kind},
+            )
+            batch.events.append((ALERT_EVENT, alert.to_dict()))
+            for callback in self.on_alert:
+                try:
+                    callback(alert)
+                except Exception as exc:  # an app's handler must not stop the flush
+                    log.warning("turbina.monitor: an alert handler failed: %r", exc)
+
+    def _update_limits(self, now: float, table: dict[tuple[str, str], EndpointCounters]) -> None:
+        recent = self._recent
+        for key, counters in table.items():
+            window = recent.get(key)
+            if window is None:
+                if len(recent) >= self.aggregator.max_endpoints + 10:
+                    continue
+                window = recent[key] = deque(maxlen=int(P99_WINDOW_S) + 1)
+            window.append((now, dict(counters.buckets)))
+        limits: dict[tuple[str, str], float] = {}
+        for key, window in recent.items():
+            while window and window[0][0] < now - P99_WINDOW_S:
+                window.popleft()
+            histogram = LatencyHistogram()
+            for _at, buckets in window:
+                for index, count in buckets.items():
+                    histogram.buckets[index] = histogram.buckets.get(index, 0) + count
+                    histogram.count += count
+            if histogram.count >= P99_MIN_SAMPLES:
+                histogram.min, histogram.max = 0.0, math.inf
+                limits[key] = histogram.percentile(99) * self.p99_factor
+        self.aggregator.limits = limits
+
+    def after_fork(self) -> None:
+        """Forget the parent's counts and windows."""
+        self.aggregator.after_fork()
+        self._recent = {}
+
+
+def log_alert(alert: Alert) -> None:
+    """The default alert handler: a WARNING record on the ``turbina.monitor`` logger."""
+    log.warning("turbina: %s", alert.describe(), extra={"turbina_alert": alert.to_dict()})
