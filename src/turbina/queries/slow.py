@@ -67,7 +67,9 @@ def slow_statements(
     total = total_ms if total_ms is not None else sum(float(r["total_ms"]) for r in rows)
     flagged = []
     for row in rows:
-        share = float(row["total_ms"]) / total if total > 0 else 0.0
+        # Rows carry rounded totals; on sub-millisecond statements the rounding alone can put
+        # one above the exact sum, so the share is capped at the whole.
+        share = min(1.0, float(row["total_ms"]) / total) if total > 0 else 0.0
         reasons = []
         if rules.share > 0 and share >= rules.share:
             reasons.append(f"{share:.0%} of DB time")
