@@ -148,7 +148,7 @@ class _Scope:
         if not isinstance(node, exp.Placeholder) or self.params is None:
             return None
         name = node.this
-        if isinstance(name, exp.Expr):
+        if isinstance(name, exp.Expression):  # Expr only exists from sqlglot 30
             name = name.name
         key: str | int = str(name) if name else self.positions.get(id(node), -1)
         if not evidence and str(key) not in self.constant:
