@@ -116,12 +116,14 @@ def capture(url: str, per_page: int, seed: int = 42) -> dict[str, list[WorkloadQ
 
     app = create_app({"DATABASE_URL": url, "TESTING": True, "FRETES_TURBINA": False})
     state = Turbina(cache_backend="null", explain=False, server_timing=False).init_app(app)
+    recorder = state.queries
+    assert recorder is not None  # the recorder is on: Turbina(app) with TURBINA_ENABLED
     workload = Workload(build_catalog(url, DEMO_PASSWORD), write_ratio=0.0)
     rng = random.Random(seed)
     pages: dict[str, list[WorkloadQuery]] = {}
     with app.test_client() as client:
         for label in PAGES:
-            state.queries.reset()
+            recorder.reset()
             for _ in range(per_page):
                 account = workload.pick_account(rng)
                 planned = workload._page(
@@ -133,11 +135,11 @@ def capture(url: str, per_page: int, seed: int = 42) -> dict[str, list[WorkloadQ
                     raise RuntimeError(f"{label} answered {response.status_code}")
             samples = [
                 s
-                for s in state.queries.workload_samples()
+                for s in recorder.workload_samples()
                 if "users" not in s.statement.split("WHERE")[0]
             ]
             pages[label] = [_labelled(q, label) for q in from_samples(samples)]
-    state.queries.close()
+    recorder.close()
     return pages
 
 
@@ -189,13 +191,15 @@ def capture_writes(
 
     app = create_app({"DATABASE_URL": url, "TESTING": True, "FRETES_TURBINA": False})
     state = Turbina(cache_backend="null", explain=False, server_timing=False).init_app(app)
+    recorder = state.queries
+    assert recorder is not None  # the recorder is on: Turbina(app) with TURBINA_ENABLED
     workload = Workload(build_catalog(url, DEMO_PASSWORD), write_ratio=1.0)
     rng = random.Random(seed)
     sent = 0
     with app.test_client() as client:
         account = workload.pick_account(rng)
         client.post("/login", json=workload.login_body(account))
-        state.queries.reset()
+        recorder.reset()
         while sent < WRITE_REQUESTS:
             planned = workload.next_request(rng, account)
             if not planned.is_write:
@@ -206,8 +210,8 @@ def capture_writes(
             if response.status_code >= 400:
                 raise RuntimeError(f"{planned.label} answered {response.status_code}")
             sent += 1
-        samples = state.queries.workload_samples()
-    state.queries.close()
+        samples = recorder.workload_samples()
+    recorder.close()
     scale = page_requests * WRITE_SHARE / (1.0 - WRITE_SHARE) / WRITE_REQUESTS
     loads = [
         WriteLoad(w.table, w.kind, w.calls * scale, w.rows, w.columns, w.source)
