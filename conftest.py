@@ -34,7 +34,7 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def service_missing() -> Callable[[str], None]:
     """``missing_service`` for fixtures in other conftest files (which cannot import this
     module by name: ``conftest`` may be another folder's)."""

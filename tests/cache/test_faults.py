@@ -25,9 +25,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from redis_servers import RedisServer, TcpProxy, free_port
 from turbina import RedisBackend, TurbinaCache
 
-from .conftest import RedisServer, TcpProxy, free_port
 from .models import make_db
 
 CONTEXTS = {"faturamento": 60}

@@ -11,11 +11,12 @@ import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
+from redis_servers import RedisServer
 from turbina.cache.backends.base import ReadStatus
 from turbina.cache.backends.redis import RedisBackend
 from turbina.cache.region import TurbinaCache
 
-from .conftest import RedisServer, commandstats
+from .conftest import commandstats
 
 CONTEXTS = {"entregas": 60, "embarques": 60}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cache.conftest import RedisServer, free_port, redis_cluster  # noqa: F401 - the same cluster
+from redis_servers import RedisServer, binaries_missing, free_port, redis_cluster_nodes
 from turbina.store.backends.base import StoreBackend
 from turbina.store.backends.memory import MemoryStore
 from turbina.store.backends.sqlite import SQLiteStore
@@ -38,10 +38,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreBacke
 @pytest.fixture
 def own_redis(tmp_path: Path, service_missing: Callable[[str], None]) -> Iterator[RedisServer]:
     """A private redis-server this test may stop and start."""
-    import shutil
-
-    if not shutil.which("redis-server"):
-        service_missing("redis-server binary not installed")
+    reason = binaries_missing()
+    if reason:
+        service_missing(reason)
     server = RedisServer(tmp_path, free_port())
     server.start()
     yield server
@@ -51,3 +50,13 @@ def own_redis(tmp_path: Path, service_missing: Callable[[str], None]) -> Iterato
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(service_missing: Callable[[str], None]) -> Iterator[list[int]]:
+    """A private 3-master Redis Cluster (as the cache tests start one); yields the ports."""
+    reason = binaries_missing()
+    if reason:
+        service_missing(reason)
+    with redis_cluster_nodes() as ports:
+        yield ports

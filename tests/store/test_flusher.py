@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from redis_servers import RedisServer
 from turbina.monitor.requests import RequestAggregator, RequestsSource
 from turbina.queries.histogram import LatencyHistogram
 from turbina.store.backends.memory import MemoryStore
@@ -19,8 +20,6 @@ from turbina.store.backends.sqlite import SQLiteStore
 from turbina.store.flusher import Flusher
 from turbina.store.labels import LabelCap
 from turbina.store.model import OTHER, REQUESTS, SELF, label_id
-
-from .conftest import RedisServer
 
 WORKER = textwrap.dedent(
     """
