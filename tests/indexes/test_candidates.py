@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import sqlalchemy as sa
+
 from turbina.indexes.candidates import CandidateSpace, analyze
 from turbina.indexes.spec import IndexSpec
+from turbina.indexes.workload import from_samples
+from turbina.queries.recorder import QueryRecorder
 
 SCHEMA = {
     "entregas_monitoradas": {
@@ -189,3 +195,23 @@ def test_quoted_words_make_partial_predicates_only_on_small_vocabularies() -> No
     space = CandidateSpace(usages, fraction=lambda t, p: 0.1, distinct=lambda t, c: distinct[c])
     spec = IndexSpec("entregas_monitoradas", ("criado_em",))
     assert {v.where for v in space.variants(spec)} == {"uf = 'SP'", "NOT entregue"}
+
+
+def test_the_recorder_gives_the_evidence_a_partial_predicate_needs(tmp_path: Path) -> None:
+    """End to end on real SQLite: a value passed on every call becomes a partial predicate, one
+    that varies does not — from what the recorder saw, with no hint in the workload."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'rec.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE logs_entrega (id INTEGER PRIMARY KEY, entrega_id INT, tipo TEXT)"
+        )
+    recorder = QueryRecorder(engine)
+    stmt = sa.text("SELECT * FROM logs_entrega WHERE entrega_id = :e AND tipo = :t")
+    with engine.connect() as conn:
+        for i in range(20):
+            conn.execute(stmt, {"e": i, "t": "billing"}).all()
+    [query] = [q for q in from_samples(recorder.workload_samples()) if "tipo" in q.sql]
+    recorder.close()
+    engine.dispose()
+    [usage] = analyze(query.sql, "sqlite", SCHEMA, query.constant, query.params)
+    assert [p.sql for p in usage.constants] == ["tipo = 'billing'"]

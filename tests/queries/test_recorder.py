@@ -165,3 +165,46 @@ def test_no_literal_leaves_the_process(db_url: str) -> None:
         assert secret not in shown
     state.close()
     engine.dispose()
+
+
+def test_constant_parameters_are_the_ones_every_call_agreed_on(db_url: str) -> None:
+    """The evidence a partial index needs: which placeholders took one value on every call,
+    on SQLite (positional) and PostgreSQL (named) parameters alike."""
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE ev (id INTEGER PRIMARY KEY, kind TEXT, owner INTEGER)")
+    recorder = QueryRecorder(engine)
+    stmt = sa.text("SELECT id FROM ev WHERE owner = :owner AND kind = :kind")
+    few = sa.text("SELECT id FROM ev WHERE kind = :kind AND owner > :owner")
+    with engine.connect() as conn:
+        for i in range(200):
+            conn.execute(stmt, {"owner": i, "kind": "billing"}).all()
+        for _ in range(3):  # too few calls: no evidence either way
+            conn.execute(few, {"owner": 1, "kind": "billing"}).all()
+    samples = {s.fingerprint: s for s in recorder.workload_samples()}
+    [main] = [s for f, s in samples.items() if "owner = ?" in f or "owner = %(owner)s" in f]
+    kind_key = "kind" if isinstance(main.parameters, dict) else "1"
+    assert main.constant_parameters == {kind_key}  # owner varied, kind never did
+    [short] = [s for f, s in samples.items() if "owner >" in f]
+    assert short.constant_parameters == frozenset()
+    recorder.close()
+    engine.dispose()
+
+
+def test_a_constant_seen_to_vary_late_is_dropped(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE ev (id INTEGER PRIMARY KEY, kind TEXT)")
+    recorder = QueryRecorder(engine)
+    stmt = sa.text("SELECT id FROM ev WHERE kind = :kind")
+    with engine.connect() as conn:
+        for _ in range(100):
+            conn.execute(stmt, {"kind": "billing"}).all()
+        [before] = recorder.workload_samples()
+        assert before.constant_parameters == {"0"}
+        for _ in range(40):  # past the first 64 calls only one call in 32 is checked
+            conn.execute(stmt, {"kind": "other"}).all()
+    [after] = recorder.workload_samples()
+    assert after.constant_parameters == frozenset()
+    recorder.close()
+    engine.dispose()

@@ -252,8 +252,9 @@ def from_samples(
 def writes_from_samples(
     samples: Iterable[Any], engine_name: str | None = None, limit: int = MAX_WRITES
 ) -> list[WriteLoad]:
-    """The writes among the recorder's samples: table, calls, rows per call (an executemany
-    batch counts its rows; otherwise one row per call), columns an UPDATE sets."""
+    """The writes among the recorder's samples: table, calls, rows per call (the rows the calls
+    affected when the driver reported them; else an executemany batch counts its rows and a
+    single call one row), columns an UPDATE sets."""
     out = []
     for sample in samples:
         if engine_name is not None and getattr(sample, "engine_name", engine_name) != engine_name:
@@ -262,6 +263,11 @@ def writes_from_samples(
         if not is_write(statement):
             continue
         _params, rows = _sample_rows(sample.parameters)
+        # Rows the calls affected (the cursor's rowcount, counted by the recorder) say how many
+        # index entries a call writes: an UPDATE ... WHERE status = %s may touch thousands.
+        affected = getattr(sample, "rows", 0) or 0
+        if affected > 0 and sample.calls:
+            rows = affected / sample.calls
         load = write_load(statement, int(sample.calls), rows, "recorded write")
         if load is not None:
             out.append(load)

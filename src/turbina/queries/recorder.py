@@ -308,6 +308,8 @@ class QueryRecorder:
                 calls=entry.calls,
                 total_ms=entry.total_ms,
                 mean_ms=entry.mean_ms,
+                constant_parameters=entry.constant_parameters,
+                rows=entry.rows,
             )
             for entry in self.stats
         ]

@@ -22,13 +22,24 @@ _ceil = math.ceil
 # keeps eviction amortized O(log n) instead of an O(n) scan per new fingerprint.
 EVICT_FRACTION = 0.1
 
+# Which placeholders take the same value on every call (the evidence the index advisor needs for
+# a partial-index predicate). Each call's parameters are compared with the sample's while calls
+# are few, then one call in CHECK_EVERY: a bounded cost per query, and none at all once every
+# placeholder has been seen to vary. A placeholder counts as constant after MIN_EVIDENCE checked
+# calls all agreed with the sample.
+CHECK_ALL = 64
+CHECK_EVERY = 32
+MIN_EVIDENCE = 4
+
 
 @dataclass(frozen=True)
 class WorkloadSample:
     """One fingerprint of the captured workload, as the index advisor needs it.
 
     ``statement`` and ``parameters`` are one raw sample as sent to the cursor: in memory only,
-    never logged or displayed (they may hold personal data).
+    never logged or displayed (they may hold personal data). ``constant_parameters`` are the
+    placeholder keys (names, or positions as strings) whose value was the sample's on every
+    checked call; ``rows`` the rows the statement's calls affected or returned in total.
     """
 
     engine_name: str
@@ -39,6 +50,19 @@ class WorkloadSample:
     calls: int
     total_ms: float
     mean_ms: float
+    constant_parameters: frozenset[str] = frozenset()
+    rows: int = 0
+
+
+def _placeholder_keys(parameters: Any) -> set[Any] | None:
+    """The keys of one parameter set; None for none, or for an executemany batch."""
+    if isinstance(parameters, dict):
+        return set(parameters) or None
+    if isinstance(parameters, tuple | list) and parameters:
+        if isinstance(parameters[0], tuple | list | dict):
+            return None  # a batch: its rows differ by design
+        return set(range(len(parameters)))
+    return None
 
 
 class QueryStats:
@@ -46,8 +70,10 @@ class QueryStats:
 
     __slots__ = (
         "calls",
+        "checked",
         "fingerprint",
         "histogram",
+        "open_keys",
         "plan",
         "rows",
         "sample_parameters",
@@ -64,6 +90,34 @@ class QueryStats:
         self.sample_statement = statement
         self.sample_parameters = parameters
         self.plan: Any = None
+        self.open_keys = _placeholder_keys(parameters)
+        self.checked = 0
+
+    @property
+    def constant_parameters(self) -> frozenset[str]:
+        """Placeholder keys whose value agreed with the sample's on every checked call (at
+        least MIN_EVIDENCE of them)."""
+        if not self.open_keys or self.checked < MIN_EVIDENCE:
+            return frozenset()
+        return frozenset(str(key) for key in self.open_keys)
+
+    def compare(self, parameters: Any) -> None:
+        """Drop the placeholders whose value in ``parameters`` differs from the sample's."""
+        keys = self.open_keys
+        if keys is None:
+            return
+        sample = self.sample_parameters
+        try:
+            for key in tuple(keys):
+                value = parameters[key]
+                same = sample[key]
+                if value is not same and (type(value) is not type(same) or bool(value != same)):
+                    keys.discard(key)
+        except Exception:  # another shape of parameters (or an odd value): no evidence at all
+            keys.clear()
+        self.checked += 1
+        if not keys:
+            self.open_keys = None
 
     @property
     def mean_ms(self) -> float:
@@ -122,6 +176,13 @@ class StatsTable:
             if entry is None:
                 entry = self._add(fingerprint, statement, parameters)
             entry.calls += 1
+            calls = entry.calls
+            if (
+                entry.open_keys is not None
+                and calls > 1
+                and (calls <= CHECK_ALL or not calls % CHECK_EVERY)
+            ):
+                entry.compare(parameters)
             entry.total_ms += ms
             if rows > 0:
                 entry.rows += rows
