@@ -1,6 +1,7 @@
 """Private Redis servers for the tests that must stop, cut or cluster one: a redis-server on a
 loopback port, a TCP proxy that can cut a client off, and a 3-master Redis Cluster. Shared by
-the cache and store tests (imported as ``redis_servers``: ``tests/`` is on pytest's path)."""
+the cache and store tests (imported as ``redis_servers``: ``tests/`` is on pytest's path), whose
+conftest files import the fixtures at the end (own_redis, proxy, redis_cluster)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 import redis
 
 
@@ -249,3 +251,33 @@ def redis_cluster_nodes(masters: int = 3) -> Iterator[list[int]]:
         for server in servers:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path, service_missing: Callable[[str], None]) -> Iterator[RedisServer]:
+    """A private redis-server this test may stop and start."""
+    reason = binaries_missing()
+    if reason:
+        service_missing(reason)
+    server = RedisServer(tmp_path, free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(service_missing: Callable[[str], None]) -> Iterator[list[int]]:
+    """A private 3-master Redis Cluster on loopback ports; yields the ports."""
+    reason = binaries_missing()
+    if reason:
+        service_missing(reason)
+    with redis_cluster_nodes() as ports:
+        yield ports
+
+
+@pytest.fixture
+def proxy(own_redis: RedisServer) -> Iterator[TcpProxy]:
+    """A proxy in front of the private redis-server."""
+    tcp = TcpProxy(own_redis.port)
+    yield tcp
+    tcp.close()

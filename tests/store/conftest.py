@@ -4,12 +4,12 @@ a private redis-server to stop and start, and the cache tests' 3-master Redis Cl
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from redis_servers import RedisServer, binaries_missing, free_port, redis_cluster_nodes
+from redis_servers import own_redis, redis_cluster  # noqa: F401 - fixtures
 from turbina.store.backends.base import StoreBackend
 from turbina.store.backends.memory import MemoryStore
 from turbina.store.backends.sqlite import SQLiteStore
@@ -36,27 +36,5 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreBacke
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path, service_missing: Callable[[str], None]) -> Iterator[RedisServer]:
-    """A private redis-server this test may stop and start."""
-    reason = binaries_missing()
-    if reason:
-        service_missing(reason)
-    server = RedisServer(tmp_path, free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(service_missing: Callable[[str], None]) -> Iterator[list[int]]:
-    """A private 3-master Redis Cluster (as the cache tests start one); yields the ports."""
-    reason = binaries_missing()
-    if reason:
-        service_missing(reason)
-    with redis_cluster_nodes() as ports:
-        yield ports
