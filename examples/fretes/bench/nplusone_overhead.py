@@ -27,16 +27,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +43,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from sqlalchemy.orm import sessionmaker as make_sessionmaker
 from werkzeug.test import EnvironBuilder
 
+from bench.report import micro_facts, save_document
 from turbina import QueriesState, Turbina, collect, get_state
 from turbina.config import KEY_NAMES as TURBINA_KEYS
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 USERS = 200
 POSTS = 5000
@@ -455,20 +451,12 @@ def main(argv: list[str] | None = None) -> int:
                 Base.metadata.drop_all(engine)
                 engine.dispose()
     report = {
-        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "sqlalchemy": sa.__version__,
-        "command": " ".join(
-            ["python -m bench.nplusone_overhead", *(sys.argv[1:] if argv is None else argv)]
-        ),
+        **micro_facts("bench.nplusone_overhead", argv),
         "target_added_us_per_load": TARGET_US_PER_LOAD,
         "target_page_ratio": TARGET_PAGE_RATIO,
         "backends": backends,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "nplusone_overhead.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / "nplusone_overhead.md").write_text(_markdown(report))
+    save_document(report, _markdown(report), "nplusone_overhead")
     print(_markdown(report))
     return 0
 

@@ -33,23 +33,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
-import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from bench.report import micro_facts, save_document
 from turbina import QueryRecorder, Turbina, collect
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROWS = 1000
 TABLE = sa.table("bench_t", sa.column("id"), sa.column("name"))
@@ -364,19 +359,11 @@ def main(argv: list[str] | None = None) -> int:
             conn.exec_driver_sql("DROP TABLE IF EXISTS bench_t")
         engine.dispose()
     report = {
-        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "sqlalchemy": sa.__version__,
-        "command": " ".join(
-            ["python -m bench.recorder_overhead", *(sys.argv[1:] if argv is None else argv)]
-        ),
+        **micro_facts("bench.recorder_overhead", argv),
         "target_added_us": TARGET_US,
         "backends": backends,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "recorder_overhead.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / "recorder_overhead.md").write_text(_markdown(report))
+    save_document(report, _markdown(report), "recorder_overhead")
     print(_markdown(report))
     return 0
 

@@ -265,13 +265,33 @@ def markdown_report(result: Mapping[str, Any], title: str) -> str:
 def write_result(
     result: Mapping[str, Any], name: str, directory: Path = RESULTS_DIR
 ) -> tuple[Path, Path]:
-    """Write ``<name>.json`` and ``<name>.md``; return both paths."""
+    """Write ``<name>.json`` and ``<name>.md`` of an HTTP run; return both paths."""
+    return save_document(result, markdown_report(result, name), name, directory)
+
+
+def save_document(
+    document: Mapping[str, Any], markdown: str, name: str, directory: Path = RESULTS_DIR
+) -> tuple[Path, Path]:
+    """Write any benchmark's ``<name>.json`` and its Markdown ``<name>.md``."""
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / f"{name}.json"
     md_path = directory / f"{name}.md"
-    json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    md_path.write_text(markdown_report(result, name), encoding="utf-8")
+    json_path.write_text(
+        json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    md_path.write_text(markdown, encoding="utf-8")
     return json_path, md_path
+
+
+def micro_facts(module: str, argv: Sequence[str] | None) -> dict[str, Any]:
+    """When, where and how a micro-benchmark ran (its command line as typed)."""
+    return {
+        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlalchemy": _version("SQLAlchemy"),
+        "command": " ".join([f"python -m {module}", *(sys.argv[1:] if argv is None else argv)]),
+    }
 
 
 def _ratio(new: float | None, old: float | None) -> str:
