@@ -21,10 +21,9 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from turbina.queries.context import QueryCollector, collect, current_collector
-from turbina.queries.nplusone import Finding, findings, install_listener, is_watched, watching
+from turbina.queries.nplusone import Finding, findings
 from turbina.queries.recorder import (
     TURBINA_SQL_TAG,
     QueryRecorder,
@@ -80,18 +79,10 @@ def _nothing_behind(guard: str, with_engine: str, collector: QueryCollector) -> 
         )
 
 
-def _ensure_recorded(engines: tuple[Engine, ...], sessions: tuple[Any, ...]) -> None:
+def _ensure_recorded(engines: tuple[Engine, ...]) -> None:
     _watch_unrecorded_engines()
     for engine in engines:
         QueryRecorder.for_engine(engine, explainer=None)
-    for target in sessions:
-        if not is_watched(target):
-            install_listener(target)  # kept for the rest of the test process
-    if not watching():
-        # No session was named and no app watches one: in a test process, watch every
-        # Session, or lazy loads would go unseen and the guard could never fail. Apps are
-        # never hooked this way (the Flask glue watches db.session only).
-        install_listener(Session)
 
 
 def _statements(collector: QueryCollector) -> list[str]:
@@ -110,14 +101,11 @@ def _fixes(found: list[Finding]) -> list[str]:
 
 
 @contextmanager
-def max_queries(
-    n: int, *engines: Engine, threshold: int = 5, sessions: tuple[Any, ...] = ()
-) -> Iterator[QueryCollector]:
+def max_queries(n: int, *engines: Engine, threshold: int = 5) -> Iterator[QueryCollector]:
     """Fail (``AssertionError``) when the block runs more than ``n`` queries. ``engines`` get
-    a recorder if they have none; ``sessions`` (sessionmakers, ``scoped_session``) are
-    watched for lazy loads, which the failure message turns into loader fixes. Fails too
-    when no recorder could see the block's statements."""
-    _ensure_recorded(engines, sessions)
+    a recorder if they have none; the lazy loads among the statements become loader fixes in
+    the failure message. Fails too when no recorder could see the block's statements."""
+    _ensure_recorded(engines)
     with collect(
         "max_queries", threshold=threshold, capture_callsites=True, guarded=True
     ) as collector:
@@ -132,15 +120,11 @@ def max_queries(
 
 
 @contextmanager
-def no_n_plus_one(
-    *engines: Engine, threshold: int = 5, sessions: tuple[Any, ...] = ()
-) -> Iterator[QueryCollector]:
+def no_n_plus_one(*engines: Engine, threshold: int = 5) -> Iterator[QueryCollector]:
     """Fail (``AssertionError``) when the block shows an N+1 pattern (``threshold`` or more
-    lazy loads of one relationship, or runs of one identical SELECT). ``engines`` and
-    ``sessions`` as for ``max_queries``; with no session named and none watched by an app,
-    every ``Session`` is watched (test processes only). Fails too when no recorder could see
-    the block's statements."""
-    _ensure_recorded(engines, sessions)
+    lazy loads of one relationship, or runs of one identical SELECT). ``engines`` as for
+    ``max_queries``. Fails too when no recorder could see the block's statements."""
+    _ensure_recorded(engines)
     with collect(
         "no_n_plus_one", threshold=threshold, capture_callsites=True, guarded=True
     ) as collector:

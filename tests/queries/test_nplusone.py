@@ -26,12 +26,8 @@ from turbina.queries.nplusone import (
     Finding,
     FindingsLog,
     findings,
-    install_listener,
-    is_watched,
-    remove_listener,
 )
 from turbina.queries.recorder import QueryRecorder
-from turbina.queries.state import QueriesState
 
 from .conftest import Author, Book, seed
 
@@ -41,7 +37,6 @@ THRESHOLD = 5
 
 
 def _run(engine: sa.Engine, work) -> list:  # type: ignore[no-untyped-def]
-    install_listener(Session)  # these tests use plain Session(engine)
     with Session(engine) as session, collect("/books", threshold=THRESHOLD) as collector:
         work(session)
     return findings(collector, THRESHOLD)
@@ -146,9 +141,8 @@ def test_nested_lazy_loads_get_a_chained_fix(engine: sa.Engine) -> None:
 
 
 def test_lazy_loads_are_timed_by_the_recorder_not_run_by_the_hook(engine: sa.Engine) -> None:
-    """The hook never executes a statement itself: a lazy group's time is exactly the cursor
+    """Detection never executes a statement itself: a lazy group's time is exactly the cursor
     time the recorder booked for the loads' statement."""
-    install_listener(Session)
     recorder = QueryRecorder.for_engine(engine)
     recorder.reset()
     with Session(engine) as session, collect("/books", threshold=THRESHOLD) as collector:
@@ -165,7 +159,6 @@ def test_an_autoflush_before_a_lazy_load_is_not_booked_to_it(sqlite_url: str) ->
     eng = sa.create_engine(sqlite_url)
     seed(eng)
     recorder = QueryRecorder(eng, slow_query_ms=1e9)
-    install_listener(Session)
     try:
         with Session(eng) as session, collect("/edit", threshold=THRESHOLD) as collector:
             for author in session.scalars(sa.select(Author)):
@@ -181,17 +174,35 @@ def test_an_autoflush_before_a_lazy_load_is_not_booked_to_it(sqlite_url: str) ->
         eng.dispose()
 
 
-def test_a_listener_reached_twice_counts_once(engine: sa.Engine) -> None:
-    factory = sessionmaker(engine)
-    install_listener(Session)
-    install_listener(factory)  # the sessions of `factory` reach the listener twice
-    try:
+def test_any_session_of_a_recorded_engine_is_seen_and_nothing_listens_on_sessions(
+    engine: sa.Engine,
+) -> None:
+    """Detection rides on the engine's recorder: a sessionmaker's sessions, a Session
+    subclass's, a plain Session are all seen once, and no ORM event listener is installed."""
+
+    class AppSession(Session):
+        pass
+
+    for factory in (sessionmaker(engine), sessionmaker(engine, class_=AppSession)):
         with factory() as session, collect("/books", threshold=THRESHOLD) as collector:
             for author in session.scalars(sa.select(Author)):
                 assert author.books
+            assert not session.dispatch.do_orm_execute  # no ORM listener on any session
         assert [g.count for g in collector.lazy.values()] == [10]
+
+
+def test_an_engine_without_detection_counts_no_lazy_loads(sqlite_url: str) -> None:
+    eng = sa.create_engine(sqlite_url)
+    seed(eng)
+    recorder = QueryRecorder(eng, slow_query_ms=1e9, nplusone=False)
+    try:
+        with Session(eng) as session, collect("/books", threshold=THRESHOLD) as collector:
+            for author in session.scalars(sa.select(Author)):
+                assert author.books
+        assert collector.lazy == {} and collector.count == 11  # still counted as queries
     finally:
-        remove_listener(factory)
+        recorder.close()
+        eng.dispose()
 
 
 def test_the_query_to_change_is_learned_from_the_first_n_plus_one(sqlite_url: str) -> None:
@@ -217,7 +228,6 @@ def test_the_query_to_change_is_learned_from_the_first_n_plus_one(sqlite_url: st
         session.add_all(Shelf(id=i, items=[Item()]) for i in range(8))
         session.commit()
     recorder = QueryRecorder(eng, slow_query_ms=1e9)
-    install_listener(Session)
 
     def page() -> list[Finding]:
         with Session(eng) as session, collect("/shelves", threshold=THRESHOLD) as collector:
@@ -242,16 +252,6 @@ def test_the_query_to_change_is_learned_from_the_first_n_plus_one(sqlite_url: st
     finally:
         recorder.close()
         eng.dispose()
-
-
-def test_unwatched_sessions_are_not_analysed(engine: sa.Engine) -> None:
-    state = QueriesState(explain=False)
-    factory = sessionmaker(engine)
-    state.watch_sessions(factory)
-    assert is_watched(factory) and state.sessions == [factory]
-    state.unwatch_sessions(factory)
-    state.unwatch_sessions(factory)  # idempotent
-    assert not is_watched(factory) and state.sessions == []
 
 
 def test_the_findings_log_remembers_which_sites_are_known() -> None:

@@ -6,16 +6,19 @@ which lazy-loads the many-to-one ``post.author`` (19 distinct authors, so 19 laz
 a ``before_request`` hook loading the current user — 21 statements per page.
 
 1. **The lazy load.** The 19 ``post.author`` accesses of one page, on a plain ``Session``
-   with a ``QueryRecorder`` and a request collector active in every variant, so only the ORM
-   hook differs: ``no hook``; ``turbina hook`` (``QueriesState.watch_sessions``: counts the
-   load, lets the recorder time its SELECT); ``former hook`` (a copy of the mechanism before
-   issue 16, timing each lazy load by calling ``orm_state.invoke_statement()`` itself);
-   ``empty listener`` (a listener doing nothing: SQLAlchemy's own cost of having one).
-   Added µs per lazy load = per-round difference to ``no hook`` / lazy loads.
+   with a ``QueryRecorder`` and a request collector active in every variant, one engine per
+   variant (detection is a property of an engine's recorder): ``no detection`` (the recorder
+   with ``nplusone=False``); ``turbina`` (the recorder as ``Turbina(app)`` attaches it: reads
+   each statement's ORM context at the cursor, counts the lazy load and books its time);
+   ``empty ORM listener`` (no detection, plus a ``do_orm_execute`` listener doing nothing:
+   SQLAlchemy's own cost of any ORM-event design, the previous one's floor); ``former hook`` (a
+   copy of the mechanism before issue 16, timing each lazy load by calling
+   ``orm_state.invoke_statement()`` itself). Added µs per lazy load = per-round difference to
+   ``no detection`` / lazy loads.
 2. **The page.** The same Flask + Flask-SQLAlchemy app three times: ``turbina off``,
-   ``turbina on`` (``Turbina(app)``: recorder, request collection, N+1 hook, Server-Timing;
-   the parts the page does not use off) and ``turbina on, no N+1 hook`` (the same, its
-   session unwatched), called through WSGI (no test client), alternating.
+   ``turbina on`` (``Turbina(app)``: recorder, request collection, N+1 detection, Server-Timing;
+   the parts the page does not use off) and ``turbina on, no N+1 detection`` (the same, its
+   recorders' detection off), called through WSGI (no test client), alternating.
 
 Many short rounds (by default one page per variant per round), variants in shuffled order
 within each round, so load drift on a shared machine hits every variant alike; medians over
@@ -44,7 +47,7 @@ from sqlalchemy.orm import sessionmaker as make_sessionmaker
 from werkzeug.test import EnvironBuilder
 
 from bench.report import micro_facts, save_document
-from turbina import QueriesState, Turbina, collect, get_state
+from turbina import QueriesState, QueryRecorder, Turbina, collect, get_state
 from turbina.config import KEY_NAMES as TURBINA_KEYS
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -87,7 +90,7 @@ class Post(Base):
 
 EXPLORE = sa.select(Post).order_by(Post.id.desc()).limit(PAGE)
 
-# Turbina's query analysis as configured by default (recorder, request collection, N+1 hook)
+# Turbina's query analysis as configured by default (recorder, request collection, N+1 detection)
 # with Server-Timing on; the parts this page does not exercise (cache, monitor, metrics,
 # assets, compression) off, where this version has them.
 _OTHER_PARTS_OFF = {
@@ -145,6 +148,9 @@ def _former_hook(orm_state: Any) -> Any:
     return result
 
 
+VARIANTS = ("no detection", "empty ORM listener", "turbina", "former hook")
+
+
 def _empty_hook(orm_state: Any) -> None:
     """A do_orm_execute listener doing nothing: what SQLAlchemy's event path costs alone
     (with any listener, each execution builds an ``ORMExecuteState``)."""
@@ -174,21 +180,19 @@ def _loads(
 
 
 def measure_loads(url: str, rounds: int, pages: int) -> dict[str, Any]:
-    engine = sa.create_engine(url)
+    # One engine per variant: detection is a property of an engine's recorder.
     state = QueriesState(explain=False)
-    state.attach(engine, "bench")
-    hooked = make_sessionmaker(engine)
-    state.watch_sessions(hooked)
-    former = make_sessionmaker(engine)
-    sa.event.listen(former, "do_orm_execute", _former_hook)
-    empty = make_sessionmaker(engine)
-    sa.event.listen(empty, "do_orm_execute", _empty_hook)
+    engines = {label: sa.create_engine(url) for label in VARIANTS}
+    for label, engine in engines.items():
+        if label == "turbina":
+            state.attach(engine, "bench")  # the recorder with N+1 detection, as Turbina(app)
+        else:
+            QueryRecorder(engine, explainer=None, nplusone=False)
     makers: dict[str, Callable[[], Session]] = {
-        "no hook": make_sessionmaker(engine),
-        "empty listener": empty,
-        "turbina hook": hooked,
-        "former hook": former,
+        label: make_sessionmaker(engine) for label, engine in engines.items()
     }
+    sa.event.listen(makers["former hook"], "do_orm_execute", _former_hook)
+    sa.event.listen(makers["empty ORM listener"], "do_orm_execute", _empty_hook)
     for maker in makers.values():
         _loads(maker, 3, state)  # warm: statement and fingerprint caches, known call sites
     rng = random.Random(16)
@@ -205,12 +209,14 @@ def measure_loads(url: str, rounds: int, pages: int) -> dict[str, Any]:
             counted[label] += n
     loads = pages * AUTHORS_ON_PAGE
     state.close()
-    engine.dispose()
+    for engine in engines.values():
+        QueryRecorder.for_engine(engine).close()
+        engine.dispose()
     variants: dict[str, Any] = {}
     for label in makers:
         row: dict[str, Any] = {"lazy_loads_counted": counted[label]}
         for clock, per_round in (("cpu", cpu), ("wall", wall)):
-            values, base = per_round[label], per_round["no hook"]
+            values, base = per_round[label], per_round["no detection"]
             row[f"{clock}_us_per_load"] = round(statistics.median(values) / loads, 3)
             row[f"{clock}_added_us_per_load"] = round(
                 statistics.median(v - b for v, b in zip(values, base, strict=True)) / loads, 3
@@ -219,10 +225,12 @@ def measure_loads(url: str, rounds: int, pages: int) -> dict[str, Any]:
             row[f"{clock}_best_us_per_load"] = round(min(values) / loads, 3)
             row[f"{clock}_best_added_us_per_load"] = round((min(values) - min(base)) / loads, 3)
         variants[label] = row
-    if counted["turbina hook"] != rounds * loads:
+    if counted["turbina"] != rounds * loads:
         raise SystemExit(
-            f"the hook counted {counted['turbina hook']} lazy loads, {rounds * loads} happened"
+            f"detection counted {counted['turbina']} lazy loads, {rounds * loads} happened"
         )
+    if counted["no detection"]:
+        raise SystemExit("an engine without detection counted lazy loads")
     return {
         "rounds": rounds,
         "pages_per_round": pages,
@@ -262,12 +270,13 @@ def _apps(url: str) -> Iterator[dict[str, Flask]]:
         apps = {
             "turbina off": _app(url, Path(tmp), False),
             "turbina on": _app(url, Path(tmp), True),
-            "turbina on, no N+1 hook": _app(url, Path(tmp), True),
+            "turbina on, no N+1 detection": _app(url, Path(tmp), True),
         }
-        quiet = apps["turbina on, no N+1 hook"]
+        quiet = apps["turbina on, no N+1 detection"]
         quiet_state = get_state(quiet).queries
         assert quiet_state is not None
-        quiet_state.unwatch_sessions(quiet.extensions["sqlalchemy"].session)
+        for recorder in quiet_state.recorders.values():
+            recorder.nplusone = False
         try:
             yield apps
         finally:
@@ -369,7 +378,7 @@ def _markdown(report: dict[str, Any]) -> str:
             f"### The lazy load ({loads['rounds']} rounds x {loads['pages_per_round']} pages x "
             f"{loads['loads_per_page']} lazy loads; recorder and collector on in every variant)",
             "",
-            "| hook | CPU µs/lazy load | added CPU µs/lazy load | best round CPU µs | "
+            "| variant | CPU µs/lazy load | added CPU µs/lazy load | best round CPU µs | "
             "added, best rounds | wall µs/lazy load | added wall µs | lazy loads counted |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
@@ -381,16 +390,15 @@ def _markdown(report: dict[str, Any]) -> str:
                 f"{row['lazy_loads_counted'] or '-'} |"
             )
         variants = loads["variants"]
-        own = (
-            variants["turbina hook"]["cpu_best_us_per_load"]
-            - (variants["empty listener"]["cpu_best_us_per_load"])
-        )
+        base = variants["no detection"]["cpu_best_us_per_load"]
         lines += [
             "",
-            f"Turbina's own work per lazy load (best rounds, turbina hook - empty listener): "
-            f"**{own:.2f} µs** = {own / variants['no hook']['cpu_best_us_per_load']:.1%} of a "
-            f"lazy load; SQLAlchemy's cost of having any do_orm_execute listener (empty listener "
-            f"- no hook): {variants['empty listener']['cpu_best_added_us_per_load']:.2f} µs.",
+            "Added per lazy load, best rounds: Turbina's detection "
+            f"**{variants['turbina']['cpu_best_added_us_per_load']:.2f} µs** "
+            f"({variants['turbina']['cpu_best_added_us_per_load'] / base:.1%} of a lazy load); "
+            "for scale, SQLAlchemy's cost of having any do_orm_execute listener (the previous "
+            "design's floor) "
+            f"{variants['empty ORM listener']['cpu_best_added_us_per_load']:.2f} µs.",
         ]
         lines += [
             "",

@@ -37,14 +37,10 @@ def _engines_of(app: Flask) -> dict[str, Any]:
 
 
 def attach_app_engines(app: Flask, state: QueriesState) -> None:
-    """Attach to every Flask-SQLAlchemy engine of ``app`` not yet recorded, and watch its
-    session (``db.session``) for N+1 lazy loads."""
+    """Attach to every Flask-SQLAlchemy engine of ``app`` not yet recorded (the recorder's
+    hook also sees the lazy loads N+1 detection counts: nothing is attached to sessions)."""
     for name, engine in _engines_of(app).items():
         state.attach(engine, name)
-    ext = app.extensions.get("sqlalchemy")
-    session = getattr(ext, "session", None)
-    if session is not None:
-        state.watch_sessions(session)
 
 
 def app_root(app: Flask) -> str:

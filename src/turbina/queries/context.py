@@ -4,11 +4,11 @@ The recorder's hot path adds each query to the active ``QueryCollector`` if ther
 Collectors nest: a Flask request inside a test's ``max_queries`` block gets its own
 collector, which is folded into the outer one when it ends.
 
-The N+1 listener (``nplusone``) and the recorder meet here: the listener sees an ORM
-relationship load *before* it runs and marks the collector (``pending_relationship``,
-``pending_group``); the recorder then books the next SELECT it times — the load's own
-statement — to that relationship. So a lazy load is counted and timed without the listener
-executing anything itself.
+N+1 detection (``nplusone``) and the recorder meet here: for each statement the recorder
+times, ``nplusone.note_statement`` reads its ORM context and marks the collector
+(``pending_relationship``, ``pending_group``) when it is a relationship load; ``record`` then
+books that statement's cursor time to the relationship. So a lazy load is counted and timed
+without executing anything.
 """
 
 from __future__ import annotations
@@ -94,7 +94,6 @@ class QueryCollector:
         "endpoint",
         "fingerprints",
         "guarded",
-        "last_orm_state",
         "lazy",
         "lazy_index",
         "memory",
@@ -132,13 +131,12 @@ class QueryCollector:
         self.relationship_fingerprints: set[str] = set()
         self.lazy: dict[tuple[str, str, tuple[str, ...]], LazyLoadGroup] = {}
         # (id of the relationship property, id of the parent load path) -> (group, property,
-        # path): the listener's fast lookup.
+        # path): the detector's fast lookup.
         self.lazy_index: dict[tuple[int, int], tuple[LazyLoadGroup, Any, Any]] = {}
         self.query_sites: dict[Any, CallSite] = {}
         self.query_site_walks: dict[Any, int] = {}
         self.pending_relationship = False
         self.pending_group: LazyLoadGroup | None = None
-        self.last_orm_state: Any = None
         self.unrecorded: dict[str, int] = {}
         self.parent: QueryCollector | None = None
 
@@ -148,8 +146,7 @@ class QueryCollector:
         self.db_ms += ms
         relationship = False
         if self.pending_relationship and fingerprint.startswith(_READ_PREFIXES):
-            # The SELECT of the relationship load the listener just saw (an autoflush may
-            # have sent writes in between: they are not it).
+            # The SELECT of the relationship load just classified (only a SELECT can be it).
             self.pending_relationship = False
             relationship = True
             group = self.pending_group
@@ -272,7 +269,6 @@ def finish(collector: QueryCollector, token: object) -> None:
         _current.reset(token)  # type: ignore[arg-type]
     except ValueError:  # reset from another context (e.g. teardown in a copied context)
         _current.set(collector.parent)
-    collector.last_orm_state = None
     collector.pending_group = None
     if collector.parent is not None:
         collector.parent.absorb(collector)

@@ -1,12 +1,16 @@
 """N+1 detection: lazy loads grouped per relationship, and repeated identical statements.
 
-A module-level ``do_orm_execute`` listener, installed on the session targets Turbina is
-given, feeds the active ``QueryCollector``. It never executes anything itself: it sees a
-relationship load before the ORM runs it, counts a *lazy* one (``lazy_loaded_from`` set)
-under (parent mapper, relationship, loader chain) and marks the collector, so the recorder
-books the next SELECT's cursor time to that relationship. Selectin/subquery batches are
-relationship loads but not lazy ones, so they are never findings; a relationship loaded
-fewer than ``threshold`` times in one collector is not a finding either.
+Detection rides on the recorder's per-engine cursor hook; nothing listens on sessions or on
+SQLAlchemy's classes. For each statement run while a ``QueryCollector`` is active, the recorder
+calls ``note_statement(collector, context)`` with the statement's execution context, which
+carries what the ORM knows: the load options (``_sa_orm_load_options``, whose
+``_lazy_loaded_from`` is the parent object of a lazy load — what ``ORMExecuteState
+.lazy_loaded_from`` reads) and the compiled statement's loader path (``_current_path``: the
+relationship being loaded). A *lazy* load is counted under (parent mapper, relationship, loader
+chain) and its cursor time booked to it; selectin/subquery batches are relationship loads but not
+lazy ones, so never findings; a relationship loaded fewer than ``threshold`` times in one
+collector is not a finding either. (A ``do_orm_execute`` listener would see the same facts but
+SQLAlchemy's dispatch of any such listener costs ~6-8 µs per load, more than the work itself.)
 
 Where the fix goes: when a lazy group reaches the threshold, its call site is captured
 (the template line, for a template loop) and the mapper of the top-level query its parents
@@ -27,8 +31,7 @@ import weakref
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, RelationshipProperty
+from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from turbina.queries.advice import repeated_statement_fix
@@ -38,7 +41,6 @@ from turbina.queries.context import (
     MAX_QUERY_SITES_PER_COLLECTOR,
     LazyLoadGroup,
     QueryCollector,
-    current_collector,
 )
 
 LAZY_LOAD = "lazy_load"
@@ -55,23 +57,30 @@ _registries: weakref.WeakSet[Any] = weakref.WeakSet()
 _last_registry: list[Any] = [None]
 
 
-def _on_do_orm_execute(orm_state: ORMExecuteState) -> None:
-    collector = current_collector()
-    if collector is None or orm_state is collector.last_orm_state:
-        # No collector, or the listener reached twice for one execution (on a sessionmaker
-        # and on a Session class it derives from): the same state object both times.
-        return
-    collector.last_orm_state = orm_state
-    # ``is_relationship_load`` is this test; reading the path once saves a second lookup.
-    path = orm_state.loader_strategy_path
+# The ORM's own keys in a statement's execution context (SQLAlchemy 2.0 and 2.1 alike; the
+# compat tests run the oldest and newest supported versions).
+_LOAD_OPTIONS = "_sa_orm_load_options"
+
+
+def note_statement(collector: QueryCollector, context: Any) -> None:
+    """Classify the statement of ``context`` (a SQLAlchemy execution context) for ``collector``
+    before its time is booked: a lazy load joins its relationship's group, a top-level ORM
+    SELECT may record its call site. Called by the recorder, only while a collector is active."""
+    statement = getattr(context.compiled, "statement", None)
+    load_options = context.execution_options.get(_LOAD_OPTIONS)
+    # A relationship load carries its loader path; a top-level query (or Core, text(), the
+    # flush's writes) has none, or the root path.
+    path = None
+    if load_options is not None:
+        path = getattr(getattr(statement, "_compile_options", None), "_current_path", None)
     if path is None or path.is_root:
         collector.pending_relationship = False
         collector.pending_group = None
-        if orm_state.is_select:
-            _top_level_select(collector, orm_state)
+        if statement is not None and statement.is_select:
+            _top_level_select(collector, statement)
         return
     collector.pending_relationship = True
-    parent_state = orm_state.lazy_loaded_from
+    parent_state = getattr(load_options, "_lazy_loaded_from", None)
     if parent_state is None:  # a selectin / subquery / immediate batch
         collector.pending_group = None
         return
@@ -103,8 +112,14 @@ def _on_do_orm_execute(orm_state: ORMExecuteState) -> None:
             group.callsite = capture(collector.root)
 
 
-def _top_level_select(collector: QueryCollector, orm_state: ORMExecuteState) -> None:
-    mapper = orm_state.bind_mapper
+def _statement_mapper(statement: Any) -> Any:
+    """The mapper an ORM statement is about (what the Session binds it by), or None."""
+    subject = statement._propagate_attrs.get("plugin_subject")  # Core: empty
+    return getattr(subject, "mapper", None)
+
+
+def _top_level_select(collector: QueryCollector, statement: Any) -> None:
+    mapper = _statement_mapper(statement)
     if mapper is None:
         return
     registry = mapper.registry
@@ -125,19 +140,19 @@ def _top_level_select(collector: QueryCollector, orm_state: ORMExecuteState) -> 
     ):
         return  # a loop of per-row queries of this model: its first sites are known
     collector.query_site_walks[mapper] = looks + 1
-    if not _loads_rows_of(orm_state, mapper):
+    if not _loads_rows_of(statement, mapper):
         return  # a count or a column query of the model: no rows to lazy-load from
     site = capture(collector.root, loop=False)
     if site is not None:
         collector.query_sites[mapper] = site
 
 
-def _loads_rows_of(orm_state: ORMExecuteState, mapper: Any) -> bool:
+def _loads_rows_of(statement: Any, mapper: Any) -> bool:
     """True when the statement returns ``mapper``'s objects (``select(Post)``), not only
     columns of it (``select(func.count()).select_from(Post)``)."""
     cls = mapper.class_
     try:
-        descriptions = orm_state.statement.column_descriptions  # type: ignore[attr-defined]
+        descriptions = statement.column_descriptions
     except Exception:  # a statement that cannot describe itself: take it as one that can
         return True
     return any(isinstance(d, dict) and d.get("type") is cls for d in descriptions)
@@ -178,48 +193,8 @@ def _loaded_via(parent_state: Any) -> tuple[str, ...]:
 
 
 def known_registries() -> list[Any]:
-    """SQLAlchemy registries of the mappers the listener has seen (for code advice)."""
+    """SQLAlchemy registries of the mappers seen in ORM statements (for code advice)."""
     return list(_registries)
-
-
-_install_lock = threading.Lock()
-# target id -> (target, number of installs): one Flask-SQLAlchemy ``db.session`` is shared by
-# every app built on the same ``db``, so the listener stays until the last one removes it.
-_watched: dict[int, tuple[Any, int]] = {}
-
-
-def install_listener(target: Any) -> None:
-    """Listen for ORM executions of the sessions of ``target``: a ``sessionmaker``, a
-    ``scoped_session`` (Flask-SQLAlchemy's ``db.session``), a ``Session`` subclass or instance.
-    Nothing is attached to SQLAlchemy's own ``Session`` class unless it is passed. Each call
-    needs a matching ``remove_listener``."""
-    with _install_lock:
-        if not event.contains(target, "do_orm_execute", _on_do_orm_execute):
-            event.listen(target, "do_orm_execute", _on_do_orm_execute)
-        _, count = _watched.get(id(target), (target, 0))
-        _watched[id(target)] = (target, count + 1)
-
-
-def remove_listener(target: Any) -> None:
-    """Undo one ``install_listener(target)``; the listener goes with the last one."""
-    with _install_lock:
-        _, count = _watched.get(id(target), (target, 1))
-        if count > 1:
-            _watched[id(target)] = (target, count - 1)
-            return
-        _watched.pop(id(target), None)
-        if event.contains(target, "do_orm_execute", _on_do_orm_execute):
-            event.remove(target, "do_orm_execute", _on_do_orm_execute)
-
-
-def is_watched(target: Any) -> bool:
-    """True when ``target`` has the N+1 listener."""
-    return id(target) in _watched
-
-
-def watching() -> bool:
-    """True when some session target has the N+1 listener."""
-    return bool(_watched)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ at least ``explain_ms``, so the plans behind the relative slow rules are known).
 A failure inside the recorder never reaches the application: it is counted, logged once,
 and the query's result is returned untouched.
 
+N+1 detection shares it too: while a request is collected, each statement's execution
+context tells ``turbina.queries.nplusone`` whether it is a lazy load (``nplusone=False`` turns
+that off).
+
 Other parts share this one hook instead of adding their own: ``recorder.subscribe(hook)``
 makes the wrapper call ``hook(cursor, statement, parameters, context)`` before each
 statement (the cache's write tracking and read recording do); the hook may return a callable
@@ -32,6 +36,7 @@ from turbina.errors import TurbinaError
 from turbina.queries.callsite import callsite
 from turbina.queries.context import QueryCollector, current_collector
 from turbina.queries.fingerprint import FingerprintCache, fingerprint, split_tags
+from turbina.queries.nplusone import note_statement
 from turbina.queries.slowlog import SlowLog, SlowQuery
 from turbina.queries.stats import QueryStats, StatsTable, WorkloadSample
 
@@ -73,6 +78,7 @@ class QueryRecorder:
         slow_log_size: int = 500,
         explainer: Any = None,
         fingerprinter: Callable[[str], str] = fingerprint,
+        nplusone: bool = True,
     ) -> None:
         if getattr(engine.dialect, "_turbina_recorder", None) is not None:
             raise TurbinaError(
@@ -94,6 +100,8 @@ class QueryRecorder:
         )
         self.slow_log = slow_log if slow_log is not None else SlowLog(slow_log_size)
         self.explainer = explainer
+        # N+1 detection reads each statement's ORM context (turbina.queries.nplusone).
+        self.nplusone = nplusone
         self.errors = 0
         self._warned = False
         self._originals: dict[str, Any] = {}
@@ -128,7 +136,7 @@ class QueryRecorder:
             try:
                 return execute(cursor, statement, parameters, context)
             finally:
-                record(statement, parameters, clock() - start, cursor)
+                record(statement, parameters, clock() - start, cursor, context)
                 if after is not None:
                     after()
 
@@ -139,7 +147,7 @@ class QueryRecorder:
             try:
                 return execute_no_params(cursor, statement, context)
             finally:
-                record(statement, None, clock() - start, cursor)
+                record(statement, None, clock() - start, cursor, context)
                 if after is not None:
                     after()
 
@@ -152,7 +160,13 @@ class QueryRecorder:
             try:
                 return executemany(cursor, statement, parameters, context)
             finally:
-                record(statement, parameters[0] if parameters else None, clock() - start, cursor)
+                record(
+                    statement,
+                    parameters[0] if parameters else None,
+                    clock() - start,
+                    cursor,
+                    context,
+                )
                 if after is not None:
                     after()
 
@@ -219,7 +233,7 @@ class QueryRecorder:
 
         self._hook[0] = every
 
-    def _make_record(self) -> Callable[[str, Any, float, Any], None]:
+    def _make_record(self) -> Callable[[str, Any, float, Any, Any], None]:
         """The per-query bookkeeping, as a closure over local references (no attribute
         lookups on the hot path beyond the slow threshold, which may change at run time)."""
         cache_get = self.cache.get
@@ -228,7 +242,9 @@ class QueryRecorder:
         failed = self._failed
         recorder = self
 
-        def record(statement: str, parameters: Any, seconds: float, cursor: Any) -> None:
+        def record(
+            statement: str, parameters: Any, seconds: float, cursor: Any, context: Any
+        ) -> None:
             try:
                 shape = cache_get(statement)
                 if shape is None:
@@ -240,6 +256,8 @@ class QueryRecorder:
                 )
                 collector = current_collector()
                 if collector is not None:
+                    if context is not None and recorder.nplusone:
+                        note_statement(collector, context)
                     collector.record(shape, ms)
                 if ms >= recorder.slow_query_ms:
                     slow(entry, statement, parameters, ms, collector)

@@ -18,9 +18,7 @@ from turbina.queries.nplusone import (
     Finding,
     FindingsLog,
     findings,
-    install_listener,
     lazy_roots,
-    remove_listener,
 )
 from turbina.queries.recorder import QueryRecorder
 from turbina.queries.slow import SlowRules, SlowStatement, slow_statements
@@ -65,26 +63,6 @@ class QueriesState:
         self.findings = FindingsLog(FINDINGS_CAPACITY)
         self.recorders: dict[str, QueryRecorder] = {}
         self._lock = threading.Lock()
-        self.sessions: list[Any] = []
-
-    def watch_sessions(self, target: Any) -> None:
-        """Detect N+1 lazy loads in the sessions of ``target`` (a ``sessionmaker``,
-        ``scoped_session`` or ``Session`` subclass); the Flask glue passes Flask-SQLAlchemy's
-        ``db.session``. Idempotent."""
-        with self._lock:
-            if not any(seen is target for seen in self.sessions):
-                install_listener(target)
-                self.sessions.append(target)
-
-    def unwatch_sessions(self, target: Any) -> None:
-        """Stop detecting N+1 lazy loads in the sessions of ``target`` (the recorders keep
-        recording). Idempotent."""
-        with self._lock:
-            for index, seen in enumerate(self.sessions):
-                if seen is target:
-                    remove_listener(target)
-                    del self.sessions[index]
-                    return
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueriesState:
@@ -245,10 +223,7 @@ class QueriesState:
         self.findings.clear()
 
     def close(self) -> None:
-        """Detach every recorder and session listener."""
+        """Detach every recorder."""
         for rec in self.recorders.values():
             rec.close()
         self.recorders.clear()
-        for target in self.sessions:
-            remove_listener(target)
-        self.sessions.clear()
