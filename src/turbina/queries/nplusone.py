@@ -54,7 +54,6 @@ LOOKS_PER_MAPPER = 16  # top-level queries per model and collector looked at (th
 _parent_mappers: weakref.WeakSet[Any] = weakref.WeakSet()
 # Registries of the mappers seen, to turn a repeated statement's tables into model classes.
 _registries: weakref.WeakSet[Any] = weakref.WeakSet()
-_last_registry: list[Any] = [None]
 
 
 # The ORM's own keys in a statement's execution context (SQLAlchemy 2.0 and 2.1 alike; the
@@ -62,22 +61,53 @@ _last_registry: list[Any] = [None]
 _LOAD_OPTIONS = "_sa_orm_load_options"
 
 
+# What a compiled statement is, worked out once: SQLAlchemy reuses one compiled object per
+# statement shape (its compiled cache), and the loader path and the mapper are part of that
+# shape. (loader path or None, mapper of a top-level ORM SELECT or None, whether that SELECT
+# returns the mapper's objects.) Held weakly — a compiled object leaves SQLAlchemy's cache,
+# and here, together — and bounded: cleared when full.
+_Shape = tuple[Any, Any, bool]
+MAX_SHAPES = 4096
+_shapes: weakref.WeakKeyDictionary[Any, _Shape] = weakref.WeakKeyDictionary()
+_NOT_ORM: _Shape = (None, None, False)
+
+
+def _shape_of(compiled: Any) -> _Shape:
+    statement = getattr(compiled, "statement", None)
+    if statement is None:
+        return _NOT_ORM
+    path = getattr(getattr(statement, "_compile_options", None), "_current_path", None)
+    if path is not None and not path.is_root:
+        return (path, None, False)
+    mapper = _statement_mapper(statement) if statement.is_select else None
+    if mapper is None:
+        return _NOT_ORM
+    registry = mapper.registry
+    if registry not in _registries:
+        _registries.add(registry)
+    return (None, mapper, _loads_rows_of(statement, mapper))
+
+
 def note_statement(collector: QueryCollector, context: Any) -> None:
     """Classify the statement of ``context`` (a SQLAlchemy execution context) for ``collector``
     before its time is booked: a lazy load joins its relationship's group, a top-level ORM
     SELECT may record its call site. Called by the recorder, only while a collector is active."""
-    statement = getattr(context.compiled, "statement", None)
-    load_options = context.execution_options.get(_LOAD_OPTIONS)
-    # A relationship load carries its loader path; a top-level query (or Core, text(), the
-    # flush's writes) has none, or the root path.
-    path = None
-    if load_options is not None:
-        path = getattr(getattr(statement, "_compile_options", None), "_current_path", None)
-    if path is None or path.is_root:
+    compiled = context.compiled
+    shape = _shapes.get(compiled) if compiled is not None else _NOT_ORM
+    if shape is None:
+        shape = _shape_of(compiled)
+        if len(_shapes) >= MAX_SHAPES:
+            _shapes.clear()
+        _shapes[compiled] = shape
+    path = shape[0]
+    # A relationship load carries its loader path and load options; a top-level query (or
+    # Core, text(), the flush's writes) has neither.
+    load_options = context.execution_options.get(_LOAD_OPTIONS) if path is not None else None
+    if load_options is None:
         collector.pending_relationship = False
         collector.pending_group = None
-        if statement is not None and statement.is_select:
-            _top_level_select(collector, statement)
+        if shape[1] is not None:
+            _top_level_select(collector, shape[1], shape[2])
         return
     collector.pending_relationship = True
     parent_state = getattr(load_options, "_lazy_loaded_from", None)
@@ -118,15 +148,7 @@ def _statement_mapper(statement: Any) -> Any:
     return getattr(subject, "mapper", None)
 
 
-def _top_level_select(collector: QueryCollector, statement: Any) -> None:
-    mapper = _statement_mapper(statement)
-    if mapper is None:
-        return
-    registry = mapper.registry
-    if registry is not _last_registry[0]:  # most apps have one registry: skip the set
-        _last_registry[0] = registry
-        if registry not in _registries:
-            _registries.add(registry)
+def _top_level_select(collector: QueryCollector, mapper: Any, loads_rows: bool) -> None:
     if not collector.capture_callsites:
         memory = collector.memory
         if memory is None:
@@ -140,7 +162,7 @@ def _top_level_select(collector: QueryCollector, statement: Any) -> None:
     ):
         return  # a loop of per-row queries of this model: its first sites are known
     collector.query_site_walks[mapper] = looks + 1
-    if not _loads_rows_of(statement, mapper):
+    if not loads_rows:
         return  # a count or a column query of the model: no rows to lazy-load from
     site = capture(collector.root, loop=False)
     if site is not None:
