@@ -40,6 +40,8 @@ _EXPORTS = {
     "RedisBackend": "turbina.cache.backends.redis",
     "NullBackend": "turbina.cache.backends.null",
     "register_dataclass": "turbina.cache.codec",
+    "TriggerBridge": "turbina.cache.triggers",
+    "TriggerListener": "turbina.cache.trigger_listener",
     "advise_workload": "turbina.indexes.advise",
 }
 
@@ -53,6 +55,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from turbina.cache.backends.redis import RedisBackend
     from turbina.cache.codec import register_dataclass
     from turbina.cache.region import TurbinaCache
+    from turbina.cache.trigger_listener import TriggerListener
+    from turbina.cache.triggers import TriggerBridge
     from turbina.config import Settings, load_settings
     from turbina.errors import ConfigError, TurbinaError
     from turbina.flask.cache import (

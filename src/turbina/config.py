@@ -218,6 +218,21 @@ def _contexts(value: Any) -> Mapping[str, int]:
 
 NO_CONTEXTS: Mapping[str, int] = MappingProxyType({})
 
+# A PostgreSQL identifier used unquoted (LISTEN channel, schema); turbina.cache.triggers
+# checks the same.
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _identifier(value: Any) -> str:
+    text = str(value).strip()
+    if not _IDENTIFIER.match(text):
+        raise ValueError(
+            "expected a lower-case identifier of letters, digits and '_' (at most 63 "
+            "characters, not starting with a digit)"
+        )
+    return text
+
+
 PREFIX = "TURBINA_"
 
 # --- the key table (README "Configuration" mirrors it) -----------------------------------
@@ -340,6 +355,24 @@ KEYS: tuple[Key, ...] = (
         _positive_int,
         500,
         "Redis socket connect/read timeout; a slower call counts as an error and the cache fails open.",
+    ),
+    Key(
+        "CACHE_LISTEN",
+        _bool,
+        False,
+        "PostgreSQL only: listen for the trigger bridge's notifications (writes from outside the app, after `turbina cache install-triggers`) and bump their tables' stamps.",
+    ),
+    Key(
+        "CACHE_CHANNEL",
+        _identifier,
+        "turbina_writes",
+        "NOTIFY channel of the trigger bridge (install-triggers and the listener).",
+    ),
+    Key(
+        "CACHE_TRIGGER_SCHEMA",
+        _identifier,
+        "turbina",
+        "Schema that holds the trigger bridge's function.",
     ),
     # request monitor and store
     Key(
@@ -513,6 +546,9 @@ class Settings:
     cache_redis_cluster: bool = False
     cache_max_stale_s: int | None = None
     cache_redis_timeout_ms: int = 500
+    cache_listen: bool = False
+    cache_channel: str = "turbina_writes"
+    cache_trigger_schema: str = "turbina"
     monitor: bool = True
     store: str = "sqlite"
     store_path: str | None = None

@@ -37,6 +37,7 @@ def app() -> Iterator[Flask]:
         SECRET_KEY="test",
         TURBINA_CACHE_BACKEND="memory",
         TURBINA_CACHE_CONTEXTS={"dashboards": 60, "user_context": 60},
+        TURBINA_STORE="memory",  # `cache stats` reads the store: this app's own
     )
     login = LoginManager(app)
     login.user_loader(User)

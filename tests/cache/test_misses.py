@@ -89,6 +89,7 @@ def test_cli_shows_misses_by_cause(redis_url: str, redis_prefix: str) -> None:
         TURBINA_CACHE_PREFIX=redis_prefix,
         TURBINA_CACHE_CONTEXTS={"c": 60},
         TURBINA_EXPLAIN=False,
+        TURBINA_STORE="memory",  # `cache stats` reads the store: this app's own
     )
     turbina.Turbina(app)
     page = turbina.cached("c", depends_on=["t"])(lambda n: n)

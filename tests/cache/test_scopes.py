@@ -178,3 +178,23 @@ def test_no_stale_read_under_a_mix_of_scoped_and_unscoped_writes(
     assert stale == 0
     assert hits(cache) > 0
     cache.close()
+
+
+@pytest.mark.parametrize("argument", ["2", 2.0, Decimal("2"), Decimal("2.00")])
+def test_a_partition_argument_of_another_type_is_still_invalidated(
+    backend: CacheBackend, db: Any, argument: Any
+) -> None:
+    """The database matches ``cliente_id = '2'`` (SQLite's affinity) or ``= 2.0`` to the rows
+    of cliente 2, whose ORM writes report the integer 2: the partition's stamp must be the
+    same, or the entry is never invalidated."""
+    _engine, factory = db
+    cache = _cache(backend, db)
+
+    @cache.cached("faturamento", depends_on=[scoped(Nota.cliente_id, arg="cliente_id")])
+    def soma(cliente_id: Any) -> Decimal:
+        return total(factory, int(cliente_id))
+
+    assert soma(argument) == Decimal("7.00")
+    _orm_add(factory, 2, "1.00")
+    assert soma(argument) == Decimal("8.00")
+    cache.close()

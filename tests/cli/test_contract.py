@@ -171,6 +171,21 @@ CASES = [
         "redisbad_app",
         "redis://127.0.0.1:1/0 is unreachable",
     ),
+    # the PostgreSQL trigger bridge: another database, or none at all
+    Case(
+        "install-triggers-sqlite",
+        ("cache", "install-triggers", "--database-url", "{sqlite}"),
+        "none",
+        "install-triggers needs PostgreSQL",
+    ),
+    Case(
+        "uninstall-triggers-sqlite",
+        ("cache", "uninstall-triggers", "t", "--database-url", "{sqlite}"),
+        "broken_module",
+        "uninstall-triggers needs PostgreSQL",
+    ),
+    Case("triggers-no-database", ("cache", "triggers"), "none", "needs a database"),
+    Case("triggers-app-without-db", ("cache", "triggers"), "noturb_app", "no Flask-SQLAlchemy"),
     # requests (reads the store)
     Case("requests-no-app", ("requests",), "none", "needs a Flask app"),
     Case("requests-disabled", ("requests", "--json"), "disabled_app", "request monitor is off"),
@@ -182,6 +197,45 @@ CASES = [
         "reaches past what the store keeps",
     ),
     Case("requests-store-down", ("requests",), "storebad_app", "cannot read the Redis store"),
+    # the reports that read the store: --window and --json on each
+    Case("queries-bad-window", ("queries", "--window", "3y"), "redisbad_app", "is not a window"),
+    Case(
+        "queries-json-store-down",
+        ("queries", "--json"),
+        "storebad_app",
+        "cannot read the Redis store",
+    ),
+    Case(
+        "nplusone-old-window",
+        ("nplusone", "--window", "30d"),
+        "redisbad_app",
+        "reaches past what the store keeps",
+    ),
+    Case(
+        "nplusone-json-store-down",
+        ("nplusone", "--json", "--window", "1h"),
+        "storebad_app",
+        "cannot read the Redis store",
+    ),
+    Case(
+        "slow-future-window",
+        ("slow", "--window", "2999-01-01T00:00"),
+        "redisbad_app",
+        "is in the future",
+    ),
+    Case("slow-json-store-down", ("slow", "--json"), "storebad_app", "cannot read the Redis"),
+    Case(
+        "cache-stats-bad-window",
+        ("cache", "stats", "--window", "0m"),
+        "storebad_app",
+        "window '0m' is empty",
+    ),
+    Case(
+        "cache-stats-json-store-down",
+        ("cache", "stats", "--json"),
+        "storebad_app",
+        "cannot read the Redis store",
+    ),
     # assets build: needs the app; a missing source or a syntax error names the file
     Case("assets-build-no-app", ("assets", "build"), "none", "needs a Flask app"),
     Case("assets-build-disabled", ("assets", "build", "--force"), "disabled_app", "no assets"),
@@ -239,6 +293,13 @@ CASES = [
         "no database to work on",
     ),
     Case("advise-app-without-db", ("indexes", "advise"), "noturb_app", "Flask-SQLAlchemy"),
+    Case("advise-bad-window", ("indexes", "advise", "--window", "3y"), "none", "is not a window"),
+    Case(
+        "advise-old-window",
+        ("indexes", "advise", "--window", "30d", "--no-save"),
+        "broken_module",
+        "reaches past what the store keeps",
+    ),
     Case(
         "advise-output-dir-missing",
         (
@@ -432,12 +493,19 @@ def test_from_file_needs_no_app(
 SUBPROCESS_CASES = [
     ("turbina", "requests-bad-window"),
     ("flask", "requests-store-down"),
+    ("turbina", "nplusone-old-window"),
+    ("flask", "queries-json-store-down"),
+    ("turbina", "slow-future-window"),
+    ("flask", "cache-stats-json-store-down"),
     ("turbina", "queries-missing"),
     ("turbina", "nplusone-no-turbina"),
     ("turbina", "queries-broken-app"),
     ("turbina", "slow-missing"),
     ("turbina", "cache-stats-no-app"),
     ("turbina", "cache-invalidate-tables-redis"),
+    ("turbina", "install-triggers-sqlite"),
+    ("flask", "uninstall-triggers-sqlite"),
+    ("turbina", "triggers-no-database"),
     ("turbina", "check-bad-url"),
     ("turbina", "advise-unreachable"),
     ("turbina", "verify-workload-empty"),

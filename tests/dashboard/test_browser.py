@@ -6,75 +6,16 @@ no request to any host but 127.0.0.1."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
-from .conftest import ARTIFACTS, LiveServer
-from .site import EVIL_ALIAS, flush, workload
+from .conftest import ARTIFACTS, WAIT_MS, Visit, js_number
+from .site import EVIL_ALIAS, flush
 
 pytestmark = pytest.mark.slow
-WAIT_MS = 10_000  # an upper bound for each wait, not a measured time
-
-
-class Visit:
-    """A logged-in admin's page in a fresh context, recording requests and console errors."""
-
-    def __init__(self, browser: Any, base: str) -> None:
-        self.base = base
-        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
-        self.page = self.context.new_page()
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on(
-            "console",
-            lambda message: self.errors.append(message.text) if message.type == "error" else None,
-        )
-        self.page.goto(base + "/login")
-
-    def open(self, path: str) -> dict[str, Any]:
-        """Go to a dashboard page; the JSON its first refresh rendered."""
-        with self.page.expect_response(lambda r: "/_turbina/api/" in r.url) as answer:
-            self.page.goto(self.base + "/_turbina" + path)
-        self.page.wait_for_selector("body[data-refreshes]", timeout=WAIT_MS)
-        data: dict[str, Any] = answer.value.json()
-        return data
-
-    def check_clean(self) -> None:
-        assert self.errors == []  # CSP violations are console errors too
-        hosts = {urlsplit(url).hostname for url in self.requests}
-        assert hosts == {"127.0.0.1"}
-
-
-@pytest.fixture
-def visit(browser: Any, live: LiveServer, app: Flask) -> Iterator[Callable[[], Visit]]:
-    workload(app)
-    opened: list[Visit] = []
-
-    def open_visit() -> Visit:
-        opened.append(Visit(browser, live.url))
-        return opened[-1]
-
-    yield open_visit
-    for done in opened:
-        done.check_clean()
-        done.context.close()
-
-
-def js_number(value: float | int | None, unit: str | None) -> str:
-    """``fmt()`` of dashboard.js."""
-    if value is None:
-        return "–"
-    if unit == "%":
-        return f"{value * 100:.1f} %"
-    digits = 3 if value < 10 else 1
-    text = str(int(value)) if float(value).is_integer() else f"{value:.{digits}f}"
-    return f"{text} {unit}" if unit else text
 
 
 def test_tiles_show_the_json_api_numbers_and_the_chart_draws(visit: Callable[[], Visit]) -> None:

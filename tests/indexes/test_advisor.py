@@ -245,7 +245,9 @@ def test_cli_advise_outside_an_app(
     )  # now covered by the real index
 
 
-def test_flask_command_uses_the_app_engine_and_the_recorded_workload(sqlite_url: str) -> None:
+def test_flask_command_uses_the_app_engine_and_the_recorded_workload(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     from flask import Flask
     from flask_sqlalchemy import SQLAlchemy
     from idx_schema import logs_entrega
@@ -255,7 +257,7 @@ def test_flask_command_uses_the_app_engine_and_the_recorded_workload(sqlite_url:
 
     # A bare Flask + Flask-SQLAlchemy app (not the reference app: the library's tests run with
     # only the library installed); Turbina after db.init_app, as documented.
-    app = Flask(__name__)
+    app = Flask(__name__, instance_path=str(tmp_path))  # the saved report goes there
     app.config.update(SQLALCHEMY_DATABASE_URI=sqlite_url, TESTING=True)
     db = SQLAlchemy()
     db.init_app(app)
@@ -273,6 +275,7 @@ def test_flask_command_uses_the_app_engine_and_the_recorded_workload(sqlite_url:
         "CREATE INDEX IF NOT EXISTS idx_logs_entrega_entrega_id ON logs_entrega (entrega_id);"
         in result.output
     )
+    assert (tmp_path / "turbina-index-advice.json").is_file()  # for the dashboard's Indexes page
 
 
 @pytest.mark.postgres

@@ -37,6 +37,12 @@ def free_port() -> int:
 SECRET = "joana.pereira@example.com.br"
 
 
+@turbina.cached("pages", depends_on=["m_author"])
+def author_email(author_id: int) -> str | None:
+    """A cached function (bound to the current app's cache at call time)."""
+    return f"{author_id}{SECRET}"
+
+
 def make_app(tmp_path: Path, **config: Any) -> tuple[Flask, SQLAlchemy]:
     app = Flask("monitor_app", instance_path=str(tmp_path / "instance"))
     app.config.update(
@@ -91,6 +97,14 @@ def make_app(tmp_path: Path, **config: Any) -> tuple[Flask, SQLAlchemy]:
     @turbina.cached_view("pages", depends_on=["m_author"], per_user=False)
     def cached() -> Any:
         return {"ok": True}
+
+    @app.get("/report/<int:n>")
+    def report(n: int) -> Any:
+        return {"emails": [author_email(i) for i in range(n)]}
+
+    @app.get("/twice")
+    def twice() -> Any:
+        return {"emails": [author_email(9), author_email(9)]}
 
     return app, db
 
@@ -169,6 +183,32 @@ def test_cached_views_count_hits_and_misses(app: Flask) -> None:
         client.get("/cached")
     row = endpoint_rows(app)[("/cached", "GET")]
     assert row["cache_misses"] >= 1 and row["cache_hits"] + row["cache_misses"] == 4
+
+
+def test_cached_functions_count_per_request_on_their_endpoint(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/report/1")  # author_email(0): a miss
+    client.get("/report/1")  # the same call: a hit
+    client.get("/twice")  # author_email(9) twice in one request: a miss, then a hit
+    client.get("/item/1")  # no cache at all
+    rows = endpoint_rows(app)
+    report, twice = rows[("/report/<int:n>", "GET")], rows[("/twice", "GET")]
+    assert (report["cache_misses"], report["cache_hits"], report["cache_hit_rate"]) == (1, 1, 0.5)
+    assert (twice["cache_misses"], twice["cache_hits"]) == (1, 1)
+    item = rows[("/item/<int:item>", "GET")]
+    assert (item["cache_misses"], item["cache_hits"], item["cache_hit_rate"]) == (0, 0, 0.0)
+    # the cache's own counters for the window agree: 2 misses (first sight), 2 hits
+    [pages] = [c for c in api.cache(monitor(app).store.read(time.time() - 300))["contexts"]]
+    assert (pages["context"], pages["hits"], pages["misses"], pages["miss_first"]) == (
+        "pages",
+        2,
+        2,
+        2,
+    )
+    # outside a request a cached call counts for the cache, for no endpoint
+    with app.app_context():
+        author_email(0)
+    assert sum(r["cache_hits"] for r in endpoint_rows(app).values()) == 2
 
 
 def test_queries_findings_and_slow_log_reach_the_store_without_literals(

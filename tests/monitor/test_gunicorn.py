@@ -1,7 +1,8 @@
 """A real gunicorn with 2 workers: N requests, then /metrics and `turbina requests --json`
 read exactly N from the store (SQLite file and Redis); a SIGTERM'd worker's numbers arrive
 through its exit flush; a kill -9'd worker loses nothing already flushed and counts nothing
-twice; the N+1 finding of a served request is in the store."""
+twice; the N+1 finding of a served request is in the store; `turbina nplusone --json` and
+`queries --json` in another process see the findings and exact call counts."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import pytest
 
 from turbina.monitor import api
 from turbina.store.backends.sqlite import SQLiteStore
+
+from .schema import validate
 
 pytestmark = pytest.mark.slow
 
@@ -248,3 +251,51 @@ def test_sigterm_of_a_worker_flushes_at_exit(workdir: Path) -> None:
     finally:
         server.stop()
     assert cli_total(workdir, env) == sent  # the workers that replaced them served nothing
+
+
+def cli_json(workdir: Path, env: dict[str, str], *args: str) -> dict:
+    """``turbina <args> --json`` in a process of its own (it reads the store, not a worker)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "turbina"), *args, "--json"],
+        cwd=workdir,
+        env={**env, "FLASK_APP": "petapp"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return dict(json.loads(done.stdout))
+
+
+def test_the_cli_sees_the_running_servers_queries_and_nplusone(
+    workdir: Path, store_env: dict[str, str]
+) -> None:
+    env = environment(workdir, TURBINA_FLUSH_INTERVAL_S="0.3", **store_env)
+    server = Gunicorn(workdir, env)
+    try:
+        served, pids = 0, set[int]()
+        while len(pids) < 2 and served < 400:
+            pids |= serve(server, ["/pets"] * 20)
+            served += 20
+        assert len(pids) == 2, "one worker served everything"
+        # one flush carries a worker's requests, queries and findings together
+        until(lambda: metrics_total(server) >= served + 1, "the requests never reached the store")
+        time.sleep(0.7)  # a few more flush intervals: nothing may be counted twice
+        found = cli_json(workdir, env, "nplusone", "--window", "1h")
+        stats = cli_json(workdir, env, "queries", "--window", "1h")
+    finally:
+        server.stop()
+    validate(found, api.SCHEMA["nplusone"])
+    validate(stats, api.SCHEMA["queries"])
+    [finding] = found["findings"]
+    assert finding["subject"] == "Pet.owner" and finding["endpoint"] == "/pets"
+    assert finding["fix"].startswith("joinedload(") and finding["kind"] == "lazy_load"
+    # every /pets request, from both workers: 4 owners lazy-loaded in each
+    assert (finding["requests"], finding["total_loads"], finding["max_loads"]) == (
+        served,
+        4 * served,
+        4,
+    )
+    calls = {row["fingerprint"]: row["calls"] for row in stats["queries"]}
+    assert [c for fp, c in calls.items() if fp.endswith("from pet")] == [served], calls
+    assert [c for fp, c in calls.items() if "from owner where" in fp] == [4 * served], calls

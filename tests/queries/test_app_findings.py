@@ -31,7 +31,12 @@ TEMPLATES = app_fixture.HERE / "templates"
 # top-level package (computed here from the module name, not by the code under test).
 _DEPTH = len(app_fixture.__name__.split("."))
 PREFIX = os.path.relpath(app_fixture.HERE, app_fixture.HERE.parents[_DEPTH - 1])
-CONFIG = {"TURBINA_CACHE_BACKEND": "null", "TURBINA_EXPLAIN": False, "TURBINA_SERVER_TIMING": True}
+CONFIG = {
+    "TURBINA_CACHE_BACKEND": "null",
+    "TURBINA_EXPLAIN": False,
+    "TURBINA_SERVER_TIMING": True,
+    "TURBINA_STORE": "memory",  # the CLI reads the store: this app's own
+}
 
 
 def _app(url: str, **config: Any) -> Flask:

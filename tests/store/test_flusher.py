@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -138,6 +139,38 @@ def test_label_caps_fold_the_rest_into_other() -> None:
     assert cap.id_for("x", ("one",)) == (label_id("x", ("one",)), False)
     assert cap.id_for("x", ("two",)) == (LabelCap.other("x"), True)
     assert len(cap) == 1 and cap.folded == {"x": 1}
+
+
+def test_requests_recorded_by_many_threads_while_flushing_are_counted_once() -> None:
+    store = MemoryStore()
+    aggregator = RequestAggregator(alert_slow_ms=0, max_queued=500)  # the queue folds inline too
+    flusher = Flusher(store, [_source(aggregator)])
+    per_thread, threads = 4000, 4
+
+    def serve(seed: int) -> None:
+        rng = random.Random(seed)
+        for i in range(per_thread):
+            aggregator.record("/x", "GET", 200 if i % 7 else 500, rng.uniform(0.01, 50.0))
+
+    workers = [threading.Thread(target=serve, args=(seed,)) for seed in range(threads)]
+    for worker in workers:
+        worker.start()
+    while any(worker.is_alive() for worker in workers):
+        assert flusher.flush()  # drains race the recording threads
+    assert flusher.flush()
+    assert len(aggregator._queue) == 0
+    [(_label, _info, fields)] = store.read(time.time() - 300).of_kind(REQUESTS)
+    assert fields["n"] == per_thread * threads
+    assert fields["s5"] == threads * len(range(0, per_thread, 7))
+    assert sum(v for k, v in fields.items() if k.startswith("b")) == per_thread * threads
+
+
+def test_the_request_queue_is_bounded() -> None:
+    aggregator = RequestAggregator(alert_slow_ms=0, max_queued=100)
+    for _ in range(1000):
+        aggregator.record("/x", "GET", 200, 1.0)
+        assert len(aggregator._queue) <= 101
+    assert aggregator.drain()[("/x", "GET")].n == 1000
 
 
 def test_a_flusher_that_never_started_writes_nothing_at_exit() -> None:

@@ -26,6 +26,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,11 @@ _CONTEXT_FIELDS = (
     "miss_invalidated",
     "miss_expired",
     "miss_evicted",
+    "miss_error",
     "not_stored",
+    "not_stored_learning",
+    "not_stored_raced",
+    "not_stored_unknown_deps",
     "stale_prevented",
     "bypassed",
     "hit_rate",
@@ -113,6 +118,7 @@ _CONTEXT_FIELDS = (
 # Page label of bench.workload -> the cache context of its cached data function.
 CACHED_PAGES = {
     "GET /monitoramento/listar": "entregas",
+    "GET /monitoramento/badges": "entregas",
     "GET /embarques/dashboard": "embarques",
     "GET /fretes/consulta": "embarques",
     "GET /faturamento/relatorio": "faturamento",
@@ -121,15 +127,21 @@ CACHED_PAGES = {
 
 
 def run_planner(
-    scale: str, ops: int, write_ratio: float, seed: int, design: str = "turbina"
+    scale: str,
+    ops: int,
+    write_ratio: float,
+    seed: int,
+    design: str = "turbina",
+    fresh: str = "naive",
 ) -> dict[str, Any]:
     """The harness's own workload (``bench.workload``: Zipf-distributed parameters, logged-in
     vendedores and admins, writes through the app's POST endpoints) replayed with the Flask
     test client against the app's real ``cached`` mode (``X-Fretes-Mode: cached``, the app's
-    memory cache). Every cached read is followed at once by the naive read of the same URL
-    as the same user (same process, sequential: nothing can commit in between); a different
-    answer is a stale read. ``design="seed"`` puts the seed's design in the cached mode's
-    place (``fretes.views.cached``'s functions), for the comparison."""
+    memory cache). Every cached read is followed at once by a fresh read of the same URL
+    as the same user in the ``fresh`` mode (``naive``, or ``optimized``: uncached too, same
+    answers, much faster at ``real`` scale) — same process, sequential: nothing can commit in
+    between; a different answer is a stale read. ``design="seed"`` puts the seed's design in
+    the cached mode's place (``fretes.views.cached``'s functions), for the comparison."""
     from bench.catalog import build_catalog
     from bench.workload import Workload
     from fretes.access import cached as cached_mode
@@ -154,6 +166,7 @@ def run_planner(
         }
     )
     seed_cache = SeedCache()
+    started = time.perf_counter()  # the replay's wall time (logins included, not the build)
     originals = {name: getattr(cached_mode, name) for name in cached_mode.CONTEXTS}
     if design == "seed":
         sources = {m.__name__.rsplit(".", 1)[1]: m for m in (embarques, entregas, relatorios)}
@@ -161,7 +174,7 @@ def run_planner(
             module = next(m for m in sources.values() if hasattr(m, name))
             setattr(cached_mode, name, seed_cache.cached(context)(getattr(module, name)))
     per_page = {label: {"reads": 0, "stale": 0} for label in CACHED_PAGES}
-    seconds: dict[str, list[float]] = {"cached": [], "naive": []}
+    seconds: dict[str, list[float]] = {"cached": [], fresh: []}
     rng = random.Random(seed)
     statuses: dict[str, int] = {}
     clients: dict[str, Any] = {}
@@ -182,7 +195,7 @@ def run_planner(
                 if not planned.is_write:
                     params["format"] = "json"
                 answers = []
-                for mode in ("cached", "naive") if not planned.is_write else (None,):
+                for mode in ("cached", fresh) if not planned.is_write else (None,):
                     t0 = time.perf_counter()
                     response = client.open(
                         planned.path,
@@ -208,6 +221,7 @@ def run_planner(
     finally:
         for name, func in originals.items():
             setattr(cached_mode, name, func)
+        shutil.rmtree(workdir, ignore_errors=True)
     return {
         "design": design,
         "scale": scale,
@@ -217,15 +231,18 @@ def run_planner(
         "write_ratio": write_ratio,
         "reads": sum(c["reads"] for c in per_page.values()),
         "stale_reads": sum(c["stale"] for c in per_page.values()),
+        "wall_seconds": round(time.perf_counter() - started, 1),
         "hit_rate": _hit_rate(design, stats, seed_cache),
+        **(_totals(stats) if design == "turbina" else {}),
         "contexts": {
             name: {f: stats["contexts"].get(name, {}).get(f, 0) for f in _CONTEXT_FIELDS}
             for name in sorted(set(CACHED_PAGES.values()))
         }
         if design == "turbina"
         else None,
+        "fresh_mode": fresh,
         "cached_median_ms": _median_ms(seconds["cached"]),
-        "naive_median_ms": _median_ms(seconds["naive"]),
+        "fresh_median_ms": _median_ms(seconds[fresh]),
         "pages": per_page,
         "requests": statuses,
     }
@@ -233,6 +250,21 @@ def run_planner(
 
 def _median_ms(values: list[float]) -> float | None:
     return round(statistics.median(values) * 1000, 3) if values else None
+
+
+def _totals(stats: dict[str, Any]) -> dict[str, Any]:
+    """Lookups over every context of the cached pages; the keys seen for the first time
+    (first-sight misses: one per distinct key) and the hit rate they leave possible."""
+    used = [stats["contexts"].get(name, {}) for name in set(CACHED_PAGES.values())]
+    hits = sum(c.get("hits", 0) for c in used)
+    lookups = hits + sum(c.get("misses", 0) for c in used)
+    first = sum(c.get("miss_first", 0) for c in used)
+    return {
+        "lookups": lookups,
+        "distinct_keys": first,
+        "hit_rate_seen": round(hits / (lookups - first), 4) if lookups > first else 0.0,
+        "hit_rate_ceiling": round(1 - first / lookups, 4) if lookups else 0.0,
+    }
 
 
 def _hit_rate(design: str, stats: dict[str, Any], seed_cache: SeedCache) -> float:
@@ -247,44 +279,56 @@ def _hit_rate(design: str, stats: dict[str, Any], seed_cache: SeedCache) -> floa
 def planner_markdown(runs: list[dict[str, Any]]) -> str:
     """One table for the cached-mode runs (Turbina and the seed design) of one workload."""
     first = runs[0]
+    fresh = first.get("fresh_mode", "naive")
     lines = [
         "# Cached mode on the fretes workload (in process, real `cached` mode)",
         "",
         f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; `bench.workload` mix (Zipf "
         "parameters, logged-in vendedores and admins, writes through the POST endpoints); "
-        f"scale `{first['scale']}` (seed {first['seed']}, SQLite); {first['operations']} "
-        f"operations, {first['write_ratio']:.0%} writes, {first['reads']} cached-page reads. "
-        "Every cached-mode read (`X-Fretes-Mode: cached`) is followed by the naive read of the "
-        "same URL as the same user; a different body is a stale read. "
-        "Command: `python -m bench.cache_workload`.",
+        f"scale `{first['scale']}` (seed {first['seed']}, SQLite); {first['write_ratio']:.0%} "
+        f"writes. Every cached-mode read (`X-Fretes-Mode: cached`) is followed by the `{fresh}` "
+        "read of the same URL as the same user (uncached: a fresh computation); a different "
+        "body is a stale read. Command: `python -m bench.cache_workload "
+        f"--scale {first['scale']} --ops {first['operations']}"
+        + (f" --seed-ops {runs[1]['operations']}" if len(runs) > 1 else " --seed-ops 0")
+        + f" --fresh {fresh}"
+        + (" --parallel" if first.get("parallel") else "")
+        + "`.",
         "",
-        "| design | hit rate | stale reads | median ms cached read | median ms naive read |",
-        "|---|---:|---:|---:|---:|",
+        "| design | operations | cached-page reads | hit rate | hit rate, keys seen before | "
+        f"stale reads | median ms cached read | median ms {fresh} read | wall s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     names = {
-        "turbina": "Turbina (`cached` mode, declared depends_on)",
+        "turbina": "Turbina (`cached` mode, scoped dependencies)",
         "seed": "seed design (md5(str(args))[:8], TTL only)",
     }
     for r in runs:
+        seen = f"{r['hit_rate_seen']:.1%}" if "hit_rate_seen" in r else "-"
         lines.append(
-            f"| {names[r['design']]} | {r['hit_rate']:.1%} | {r['stale_reads']} | "
-            f"{r['cached_median_ms']} | {r['naive_median_ms']} |"
+            f"| {names[r['design']]} | {r['operations']} | {r['reads']} | {r['hit_rate']:.1%} | "
+            f"{seen} | {r['stale_reads']} | {r['cached_median_ms']} | "
+            f"{r.get('fresh_median_ms', r.get('naive_median_ms'))} | {r.get('wall_seconds', '-')} |"
         )
     turbina = next((r for r in runs if r["design"] == "turbina"), None)
     if turbina is not None and turbina["contexts"]:
         lines += [
             "",
-            "Turbina per context:",
+            f"Turbina: {turbina['lookups']} cache lookups (the list page is two: its page of "
+            f"rows and its badge counters; the pedidos page two: counters and page) of "
+            f"{turbina['distinct_keys']} distinct keys (first-sight misses), so at most "
+            f"{turbina['hit_rate_ceiling']:.1%} of the lookups could hit in this run.",
             "",
             "| context | hits | misses | first sight | invalidated | expired | evicted | "
-            "not stored | hit rate | hit rate, keys seen before |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "error | not stored | bypassed | hit rate | hit rate, keys seen before |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, c in turbina["contexts"].items():
             lines.append(
                 f"| {name} | {c['hits']} | {c['misses']} | {c['miss_first']} | "
                 f"{c['miss_invalidated']} | {c['miss_expired']} | {c['miss_evicted']} | "
-                f"{c['not_stored']} | {c['hit_rate']:.1%} | {c['hit_rate_seen']:.1%} |"
+                f"{c['miss_error']} | {c['not_stored']} | {c['bypassed']} | "
+                f"{c['hit_rate']:.1%} | {c['hit_rate_seen']:.1%} |"
             )
     lines += ["", "| page | reads | " + " | ".join(f"{r['design']} stale" for r in runs) + " |"]
     lines.append("|---|---:|" + "---:|" * len(runs))
@@ -377,22 +421,51 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _run_job(job: tuple[Any, ...]) -> dict[str, Any]:
+    scale, ops, writes, seed, design, fresh = job
+    return run_planner(scale, ops, writes, seed, design, fresh=fresh)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="tiny")
     parser.add_argument("--ops", type=int, default=20000)
-    parser.add_argument("--seed-ops", type=int, default=None, help="ops of the seed-design run")
+    parser.add_argument(
+        "--seed-ops", type=int, default=None, help="ops of the seed-design run (0: none)"
+    )
+    parser.add_argument(
+        "--fresh",
+        choices=("naive", "optimized"),
+        default="naive",
+        help="the uncached mode every cached read is checked against",
+    )
     parser.add_argument("--writes", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--mix", choices=("planner", "simple", "both"), default="planner")
+    parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="replay the two designs at the same time, in two processes",
+    )
     args = parser.parse_args()
     planner: list[dict[str, Any]] = []
     reports = []
     try:
         if args.mix in ("planner", "both"):
-            planner.append(run_planner(args.scale, args.ops, args.writes, args.seed))
-            seed_ops = args.seed_ops or args.ops
-            planner.append(run_planner(args.scale, seed_ops, args.writes, args.seed, "seed"))
+            seed_ops = args.ops if args.seed_ops is None else args.seed_ops
+            jobs: list[tuple[Any, ...]] = [
+                (args.scale, args.ops, args.writes, args.seed, "turbina", args.fresh)
+            ]
+            if seed_ops:
+                jobs.append((args.scale, seed_ops, args.writes, args.seed, "seed", args.fresh))
+            if args.parallel and len(jobs) > 1:
+                # Both designs at once, one process each (each its own dataset copy and app).
+                with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
+                    planner.extend(pool.map(_run_job, jobs))
+            else:
+                planner.extend(_run_job(job) for job in jobs)
+            for report in planner:
+                report["parallel"] = bool(args.parallel and len(jobs) > 1)
         if args.mix in ("simple", "both"):
             reports.append(run(args.scale, args.ops, args.writes, args.seed))
     finally:

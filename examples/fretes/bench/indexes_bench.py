@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -408,6 +409,8 @@ def run_db(
     engine.dispose()
     result: dict[str, Any] = {
         "db": db,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "scale": scale,
         "workload": source,
         "statements": len(combined),
@@ -454,6 +457,10 @@ def markdown(results: list[dict[str, Any]]) -> str:
         sets = res["sets"]
         lines += [
             f"## {res['db']} — scale `{res['scale']}`",
+            "",
+            f"Run {res.get('when', 'before 2026-12-01')}"
+            + (f", load average {res['load_average']}" if res.get("load_average") else "")
+            + ".",
             "",
             f"Workload: {res['workload']}, {res['statements']} statements. Page time = Σ over its "
             f"statements of calls × median of {res['runs']} replays (ms); median of {res['rounds']} "
@@ -544,6 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     tuned = args.min_improvement != DEFAULT_MIN_IMPROVEMENT
     name = f"indexes_{args.scale}" + (f"_mi{args.min_improvement:g}" if tuned else "")
+    previous = RESULTS / f"{name}.json"
+    if args.db != "both" and previous.is_file():
+        # One database re-run: the other's section of the last run stays, marked by its date.
+        kept = [r for r in json.loads(previous.read_text()) if r.get("db") not in dbs]
+        results = sorted(kept + results, key=lambda r: r.get("db") != "postgresql")
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown(results))
     print(markdown(results))

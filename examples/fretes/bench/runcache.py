@@ -77,10 +77,11 @@ class RunCache:
 
 
 def with_hit_rate(counters: dict[str, int]) -> dict[str, Any]:
-    """``counters`` plus ``lookups`` and ``hit_rate`` (hits over hits, misses and stale reads
-    prevented, the same definition as ``TurbinaCache.stats()``)."""
+    """``counters`` plus ``lookups`` and ``hit_rate``: hits / (hits + misses), the definition
+    of ``TurbinaCache.stats()``. ``misses`` counts every cause (an invalidated entry is a
+    miss already, so ``stale_prevented`` is not added again)."""
     out: dict[str, Any] = dict(counters)
-    lookups = out.get("hits", 0) + out.get("misses", 0) + out.get("stale_prevented", 0)
+    lookups = out.get("hits", 0) + out.get("misses", 0)
     out["lookups"] = lookups
     out["hit_rate"] = round(out.get("hits", 0) / lookups, 4) if lookups else None
     return out

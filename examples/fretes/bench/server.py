@@ -9,6 +9,10 @@ their form with ``X-Fretes-Mode``, which a production server ignores), ``Server-
 every answer (``TURBINA_SERVER_TIMING=1``: the harness reads it), and a session secret
 shared by every worker — ``FRETES_SECRET_KEY`` from the environment, else one generated once
 into ``instance/bench-secret-key`` (mode 0600) and reused by later runs.
+
+Before gunicorn starts, the pages' asset bundles are built with the app's own settings
+(``flask turbina assets build``, the deploy step; incremental: nothing changed writes nothing),
+so the pages link fingerprinted files that exist.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from types import TracebackType
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_PATH = "/login"
+APP = "fretes.app:create_app()"
 SECRET_FILE = ROOT / "instance" / "bench-secret-key"
 LOG_TAIL_CHARS = 3000
 
@@ -70,6 +75,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def build_assets(env: dict[str, str]) -> None:
+    """``flask --app fretes.app:create_app() turbina assets build`` with ``env`` (the server's
+    own environment, so its TURBINA_ASSETS_* settings apply); a failure is a ServerError
+    carrying the command's one-line reason."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", APP, "turbina", "assets", "build"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).strip()[-LOG_TAIL_CHARS:]
+        raise ServerError(f"turbina assets build failed (exit {done.returncode}): {reason}")
+
+
 class Server:
     """A gunicorn process serving ``fretes.app:create_app()`` against ``database_url``."""
 
@@ -104,7 +126,7 @@ class Server:
             sys.executable,
             "-m",
             "gunicorn",
-            "fretes.app:create_app()",
+            APP,
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",
@@ -129,6 +151,7 @@ class Server:
         env.update(benchmark_env())
         env.update(self.extra_env)
         env["DATABASE_URL"] = self.database_url
+        build_assets(env)
         self._log = self.log_path or Path(os.devnull)
         log_file = self._log.open("ab")
         try:

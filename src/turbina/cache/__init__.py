@@ -1,7 +1,7 @@
 """Context cache with automatic invalidation: fresh after a commit, shared stats, fails open.
 
 Framework-free: ``TurbinaCache(backend, contexts)`` is the policy (``region``), backends are
-plug-ins behind ``CacheBackend``; ``scoped``/``depends_on_rows`` declare dependencies finer
+plug-ins behind ``CacheBackend``; ``scoped``/``depends_on_rows``/``depends_on_all_rows`` declare dependencies finer
 than a table (``scopes``). The Flask decorators (``turbina.cached``,
 ``turbina.cached_view``) live in ``turbina.flask.cache``.
 """
@@ -20,6 +20,7 @@ _EXPORTS = {
     "RedisBackend": "turbina.cache.backends.redis",
     "Scope": "turbina.cache.scopes",
     "TurbinaCache": "turbina.cache.region",
+    "depends_on_all_rows": "turbina.cache.scopes",
     "depends_on_rows": "turbina.cache.scopes",
     "scoped": "turbina.cache.scopes",
     "register_dataclass": "turbina.cache.codec",
@@ -36,4 +37,4 @@ if TYPE_CHECKING:
     from turbina.cache.backends.redis import RedisBackend
     from turbina.cache.codec import register_dataclass
     from turbina.cache.region import TurbinaCache
-    from turbina.cache.scopes import Scope, depends_on_rows, scoped
+    from turbina.cache.scopes import Scope, depends_on_all_rows, depends_on_rows, scoped

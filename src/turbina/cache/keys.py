@@ -232,6 +232,23 @@ class KeyMaker:
         """The module-qualified name of the function this key maker serves."""
         return self._name
 
+    def picker(
+        self, names: tuple[str, ...]
+    ) -> Callable[[tuple[Any, ...], dict[str, Any]], tuple[Any, ...]]:
+        """A function giving the values of the parameters ``names`` of one call, built once:
+        positional calls of a function with no defaults or ``*args`` index ``args`` directly
+        (the hot path of a partitioned function), anything else binds."""
+        positions = tuple(self._names.index(n) if n in self._names else -1 for n in names)
+        simple, count, arguments = self._simple, self._count, self.arguments
+
+        def pick(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+            if simple and not kwargs and len(args) == count and -1 not in positions:
+                return tuple(args[i] for i in positions)
+            bound = arguments(args, kwargs)
+            return tuple(bound.get(n) for n in names)
+
+        return pick
+
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by name, defaults applied."""
         bound = self._bind(*args, **kwargs)

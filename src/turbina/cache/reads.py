@@ -70,7 +70,16 @@ def statement_tables(statement: str, dialect: str = "") -> frozenset[str]:
 class Computation:
     """One cached computation in progress: what it read, and whether it may be stored."""
 
-    __slots__ = ("connections", "noted", "old_snapshot", "record", "rows", "tables", "trackers")
+    __slots__ = (
+        "connections",
+        "noted",
+        "old_snapshot",
+        "record",
+        "rows",
+        "tables",
+        "trackers",
+        "whole_rows",
+    )
 
     def __init__(self, record: bool) -> None:
         self.record = record  # collect the tables statements name (no depends_on)
@@ -80,6 +89,7 @@ class Computation:
         self.connections: set[int] = set()  # DBAPI connections already checked
         self.old_snapshot = False  # a statement read a snapshot older than the stamps
         self.rows: dict[str, set[str]] = {}  # table -> stamp tokens of the rows depended on
+        self.whole_rows: set[str] = set()  # row-scoped tables named with too many rows
 
     def observe(self, tracker: Any, cursor: Any, statement: str, context: Any) -> None:
         """Called by the cursor hook for each statement run during the computation."""
@@ -100,8 +110,12 @@ class Computation:
         self.noted |= inner.noted
         self.trackers |= inner.trackers
         self.old_snapshot = self.old_snapshot or inner.old_snapshot
+        self.whole_rows |= inner.whole_rows
         for table, tokens in inner.rows.items():
-            self.rows.setdefault(table, set()).update(tokens)
+            if table not in self.whole_rows:
+                self.rows.setdefault(table, set()).update(tokens)
+        for table in self.whole_rows:
+            self.rows.pop(table, None)
 
 
 def _in_transaction(dbapi: Any) -> bool | None:

@@ -242,6 +242,8 @@ class TurbinaCache:
                 lock=lock,
                 scopes=scopes,
             )
+            if spec.partitions:
+                spec.pick = keys.picker(spec.partition_args())
             if scopes:
                 self._scopes_used = True
                 for watcher in self._sessions:
@@ -332,7 +334,8 @@ class TurbinaCache:
         except RecursionError:
             self._counters.add(spec.context, "bypassed")
             return func(*args, **kwargs)
-        tokens = spec.tokens_for(keys.arguments(args, kwargs)) if spec.partitions else None
+        pick = spec.pick
+        tokens = None if pick is None else spec.tokens_of_values(pick(args, kwargs))
         found = self._lookup(spec, key, running, tokens)
         if found is _BYPASS:
             return func(*args, **kwargs)
@@ -474,7 +477,7 @@ class TurbinaCache:
         if reason is not None:
             self._counters.add(context, reason)
             return value
-        if running.rows or guard:
+        if running.rows or running.whole_rows or guard:
             # Row sets are known only now: their stamps are read after the data, which is
             # safe because the write is also checked against the tables' stamps read before.
             try:
@@ -511,7 +514,7 @@ class TurbinaCache:
     ) -> tuple[list[str], list[int]] | None:
         """The row-set tokens the computation named, with their current stamps; ``None``
         when it named rows of a table whose stamp was not read first (learned now)."""
-        unguarded = set(running.rows) - spec.row_tables
+        unguarded = (set(running.rows) | running.whole_rows) - spec.row_tables
         if unguarded:
             spec.learn_rows(unguarded)
             return None
@@ -520,7 +523,7 @@ class TurbinaCache:
         guarded = dict(guard)
         for table in sorted(spec.row_tables):
             rows = running.rows.get(table)
-            if rows is None:
+            if rows is None:  # no rows named, or too many: depends on the whole table
                 # A row-scoped table the computation named no rows of: depend on all of it.
                 token = table_token(table)
                 if token in guarded:
@@ -581,6 +584,12 @@ class TurbinaCache:
                 "bump", f"could not bump tables {sorted(names)}; bypassed until a retry succeeds"
             )
         return ok
+
+    def commit_seen(self, tables: set[str]) -> None:
+        """Bump ``tables`` exactly as a tracked commit that wrote them does (the set an
+        ``EngineTracker`` delivers): for commits no tracker sees, such as the PostgreSQL
+        trigger bridge's notifications (``trigger_listener.written_tables`` builds the set)."""
+        self._on_commit(tables)
 
     def drop_pending_bumps(self) -> list[str]:
         """Forget the bumps that have not reached the store (no retry, no warning at exit):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from turbina.cache.scopes import Scope, scope_token, unknown_rows_token
+from turbina.cache.scopes import Scope, scope_token, unknown_rows_token, watch_token
 from turbina.cache.stamps import GENERATION_TOKEN, context_token, table_name, table_token
 from turbina.config import CONTEXT_NAME_PATTERN
 from turbina.errors import TurbinaError
@@ -33,6 +33,8 @@ __all__ = [
 
 _CONTEXT_NAME = re.compile(CONTEXT_NAME_PATTERN)
 _MAX_LEARNED_TABLES = 1000
+_MAX_PARTITION_MEMO = 4096
+_MEMO_TYPES = frozenset({str, int, bool, type(None)})
 
 
 class Uncacheable:
@@ -98,15 +100,45 @@ class CacheSpec:
     scopes: tuple[Scope, ...] = ()
     row_tables: frozenset[str] = frozenset()  # row-set scopes, declared or learned
     _snapshot: tuple[tuple[str, ...], frozenset[str]] | None = None
+    # The partition arguments' values of one call (set with the key maker: ``spec_for``).
+    pick: Callable[[tuple[Any, ...], dict[str, Any]], tuple[Any, ...]] | None = None
+    # (the snapshot it was built for, partition values -> tokens)
+    _partition_memo: tuple[Any, dict[Any, tuple[str, ...]]] | None = None
 
     def __post_init__(self) -> None:
-        self.partitions = tuple(s for s in self.scopes if s.arg is not None)
-        self.row_tables = self.row_tables | {s.table for s in self.scopes if s.arg is None}
+        self.partitions = tuple(s for s in self.scopes if not s.is_rows)
+        self.row_tables = self.row_tables | {s.table for s in self.scopes if s.is_rows}
 
     def scoped_tables(self) -> frozenset[str]:
         """Tables depended on through scopes only (not also as whole tables)."""
         whole = (self.declared or frozenset()) | self.learned
         return frozenset({s.table for s in self.scopes} | self.row_tables) - whole
+
+    def partition_args(self) -> tuple[str, ...]:
+        """The argument names the partitions read (a table-wide watch reads none)."""
+        return tuple(dict.fromkeys(scope.arg for scope in self.partitions if scope.arg))
+
+    def tokens_of_values(self, values: tuple[Any, ...]) -> tuple[str, ...]:
+        """``tokens_for`` from the partition arguments' values (in ``partition_args`` order),
+        memoized per distinct values while the dependencies stay the same."""
+        snapshot = self._snapshot or self.snapshot()
+        memo = self._partition_memo
+        if memo is None or memo[0] is not snapshot:
+            memo = self._partition_memo = (snapshot, {})
+        memo_key: Any = None
+        found = None
+        if all(type(v) in _MEMO_TYPES for v in values):
+            # Typed keys, so the memo never answers for a value it did not compute (the
+            # tokens themselves canonicalise: scopes._canonical). Other types are not memoized.
+            memo_key = tuple((type(v), v) for v in values)
+            found = memo[1].get(memo_key)
+        if found is None:
+            found = self.tokens_for(dict(zip(self.partition_args(), values, strict=True)))
+            if memo_key is not None:
+                if len(memo[1]) >= _MAX_PARTITION_MEMO:
+                    memo[1].clear()
+                memo[1][memo_key] = found
+        return found
 
     def tokens_for(self, arguments: Mapping[str, Any]) -> tuple[str, ...]:
         """The tokens of one call of a partitioned function: the partition values' stamps
@@ -116,13 +148,13 @@ class CacheSpec:
         for scope in self.partitions:
             if scope.table in whole:
                 continue
-            value = arguments.get(scope.arg)  # type: ignore[arg-type]
-            # None: no partition chosen (every row): the whole table's stamp.
-            extra.add(
-                table_token(scope.table)
-                if value is None
-                else scope_token(scope.table, scope.column, value)
-            )
+            value = None if not scope.arg else arguments.get(scope.arg)
+            if value is not None:
+                extra.add(scope_token(scope.table, scope.column, value, scope.watch))
+            elif scope.watch is None:  # no partition chosen (every row): the table's stamp
+                extra.add(table_token(scope.table))
+            else:  # every partition, under the same watch
+                extra.add(watch_token(scope.table, scope.watch))
         return (*self.tokens(), *sorted(extra))
 
     def guard_tokens(self) -> tuple[str, ...]:

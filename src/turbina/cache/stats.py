@@ -11,6 +11,7 @@ number of contexts times the number of fields.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -36,11 +37,28 @@ class LocalCounters:
         self._interval_s = interval_s
         self._lock = threading.Lock()
         self._pending: dict[str, dict[str, int]] = {}
+        # Hits, the hot event, are counted without the lock: ``next()`` of an
+        # ``itertools.count`` is one atomic C call; the flush sends what moved since.
+        self._hits: dict[str, itertools.count[int]] = {}
+        self._hits_sent: dict[str, int] = {}
         self._next_flush = time.monotonic() + interval_s
         background.register(self.tick, self.at_exit)
 
     def add(self, context: str, field: str, amount: int = 1) -> None:
         """Count ``amount`` of ``field`` for ``context`` (never touches the store)."""
+        if amount == 1 and field == "hits":
+            counter = self._hits.get(context)
+            if counter is not None:
+                next(counter)
+                return
+            with self._lock:
+                if len(self._hits) >= _MAX_CONTEXTS and context not in self._hits:
+                    context = "_other"
+                counter = self._hits.setdefault(context, itertools.count())
+                self._hits_sent.setdefault(context, 0)
+            next(counter)
+            background.wake()  # the thread may be idle: have it schedule the flush
+            return
         with self._lock:
             pending = self._pending
             counters = pending.get(context)
@@ -57,14 +75,26 @@ class LocalCounters:
 
     def tick(self) -> float | None:
         """Background job: flush when due; seconds until the next flush (None: nothing)."""
-        if not self._pending:
+        if not self._pending and not self._hits:
             return None
         now = time.monotonic()
         if now >= self._next_flush:
             self.flush()
-            if not self._pending:
+            if not self._pending and not self._hits:
                 return None
+        # Lock-free hits wake nobody: while there are hit counters, look again each interval.
         return max(0.0, self._next_flush - time.monotonic())
+
+    def _take_hits(self) -> dict[str, int]:
+        """Hits counted since the last call, per context (under the lock)."""
+        out: dict[str, int] = {}
+        for context, counter in self._hits.items():
+            total = _count_value(counter)
+            moved = total - self._hits_sent[context]
+            if moved:
+                out[context] = moved
+                self._hits_sent[context] = total
+        return out
 
     def at_exit(self) -> None:
         """Flush the last counts when the interpreter exits."""
@@ -74,6 +104,9 @@ class LocalCounters:
         """Send the buffered counts in one batch; keep them if the store fails."""
         with self._lock:
             pending, self._pending = self._pending, {}
+            for context, hits in self._take_hits().items():
+                counts = pending.setdefault(context, {})
+                counts["hits"] = counts.get("hits", 0) + hits
             self._next_flush = time.monotonic() + self._interval_s
         if not pending:
             return True
@@ -91,7 +124,19 @@ class LocalCounters:
     def snapshot(self) -> dict[str, dict[str, int]]:
         """Counts not yet sent (added to the shared ones in ``stats()``)."""
         with self._lock:
-            return {context: dict(counts) for context, counts in self._pending.items()}
+            out = {context: dict(counts) for context, counts in self._pending.items()}
+            for context, counter in self._hits.items():
+                unsent = _count_value(counter) - self._hits_sent[context]
+                if unsent:
+                    counts = out.setdefault(context, {})
+                    counts["hits"] = counts.get("hits", 0) + unsent
+            return out
+
+
+def _count_value(counter: itertools.count[int]) -> int:
+    """How many times ``next()`` was called on ``counter`` (started at 0): its repr is
+    ``count(N)``, the one read-only view of its state in every Python version."""
+    return int(repr(counter)[6:-1])
 
 
 class RateLimitedLog:

@@ -46,8 +46,10 @@ from turbina.cache.scopes import (
     flush_begins,
     flush_knows,
     scope_token,
+    scope_variants,
     scoped_columns,
     unknown_rows_token,
+    watch_token,
 )
 from turbina.cache.stamps import table_name
 from turbina.cache.statements import NO_EFFECT, Effect, effect_of
@@ -473,11 +475,13 @@ class SessionWatcher:
         # the old and new values of the scoped columns: attribute history is still there.
         try:
             per_connection: dict[int, tuple[Any, set[str]]] = {}
-            for state, (_isdelete, listonly) in list(flush_context.states.items()):
+            new = {id(obj) for obj in session.new}  # still the pre-flush lists here
+            for state, (isdelete, listonly) in list(flush_context.states.items()):
                 if listonly:
                     continue
                 mapper = state.mapper
-                tokens = _scope_tokens(state, mapper)
+                whole_row = bool(isdelete) or id(state.obj()) in new
+                tokens = _scope_tokens(state, mapper, whole_row)
                 if not tokens:
                     continue
                 conn = session.connection(bind_arguments={"mapper": mapper})
@@ -532,18 +536,46 @@ def _mapper_tables(obj: Any) -> list[str]:
         return []
 
 
-def _scope_tokens(state: Any, mapper: Any) -> set[str]:
+def _prop_of(mapper: Any, table: Any, column_name: str) -> Any:
+    """The mapped property of ``table.column_name`` on ``mapper`` (None: not mapped)."""
+    column = next((c for c in table.columns if c.name.lower() == column_name), None)
+    if column is None:
+        return None
+    try:
+        return mapper.get_property_by_column(column)
+    except Exception:  # not mapped on this mapper
+        return None
+
+
+def _touches(state: Any, mapper: Any, table: Any, watch: frozenset[str]) -> bool:
+    """True if this UPDATE may change a watched column: one has pending changes, or the
+    database / an ``onupdate`` default sets it on every update (no history says so)."""
+    for column in table.columns:
+        if column.name.lower() not in watch:
+            continue
+        if column.onupdate is not None or column.server_onupdate is not None:
+            return True
+        prop = _prop_of(mapper, table, column.name.lower())
+        if prop is not None and state.attrs[prop.key].history.has_changes():
+            return True
+    return False
+
+
+def _scope_tokens(state: Any, mapper: Any, whole_row: bool = True) -> set[str]:
     """Stamp tokens of the scoped column values (old and new) of one written row; the
-    table's unknown-rows token when a value cannot be known (an expired attribute)."""
+    table's unknown-rows token when a value cannot be known (an expired attribute).
+    ``whole_row``: an insert or a delete (every column changes); for an update, the
+    partitions that watch some columns are bumped only if a watched column changes."""
     tokens: set[str] = set()
     for table in mapper.tables:
         name = table_name(table.name)
         for column_name in scoped_columns(name):
-            column = next((c for c in table.columns if c.name.lower() == column_name), None)
-            try:
-                prop = mapper.get_property_by_column(column) if column is not None else None
-            except Exception:  # not mapped on this mapper
-                prop = None
+            if not column_name:  # table-wide watches: no value, one stamp per watch
+                for watch in scope_variants(name, column_name):
+                    if watch is not None and (whole_row or _touches(state, mapper, table, watch)):
+                        tokens.add(watch_token(name, watch))
+                continue
+            prop = _prop_of(mapper, table, column_name)
             if prop is None:
                 tokens.add(unknown_rows_token(name))
                 continue
@@ -551,9 +583,20 @@ def _scope_tokens(state: Any, mapper: Any) -> set[str]:
             values = [*history.added, *history.deleted, *history.unchanged]
             if not values:
                 tokens.add(unknown_rows_token(name))
-            tokens.update(scope_token(name, column_name, value) for value in values)
+            for watch in scope_variants(name, column_name):
+                if watch is not None:
+                    if not whole_row and not _touches(state, mapper, table, watch):
+                        continue
+                    tokens.add(watch_token(name, watch))
+                tokens.update(scope_token(name, column_name, value, watch) for value in values)
     return tokens
 
 
 def _changed(session: Session | None) -> bool:
-    return session is not None and bool(session.new or session.deleted or session.dirty)
+    if session is None:
+        return False
+    is_clean = getattr(session, "_is_clean", None)
+    if is_clean is not None:
+        # No IdentitySet built: this runs on every cache lookup of a thread with a session.
+        return not is_clean()
+    return bool(session.new or session.deleted or session.dirty)

@@ -38,6 +38,7 @@ from turbina.config import Settings
 from turbina.errors import TurbinaError
 from turbina.flask.queries import _engines_of
 from turbina.flask.state import find_state
+from turbina.monitor.cache_events import CacheEvents
 
 __all__ = [
     "Cache",
@@ -59,9 +60,17 @@ CONTEXTS_KEY = "TURBINA_CACHE_CONTEXTS"
 
 
 class Cache(TurbinaCache):
-    """``TurbinaCache`` plus a Flask view decorator."""
+    """``TurbinaCache`` plus a Flask view decorator; its events are also counted per context
+    and per request for the request monitor (``events``)."""
 
     contexts_source = CONTEXTS_KEY
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events = CacheEvents(self._counters)
+        # Every event the cache counts passes through: the store gets per-window totals and
+        # the request monitor each request's hits and misses, with no second hook in the core.
+        self._counters = self.events  # type: ignore[assignment]
 
     def cached_view(
         self,

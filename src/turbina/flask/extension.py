@@ -15,6 +15,7 @@ from turbina.config import load_settings
 from turbina.errors import TurbinaError
 from turbina.flask import assets as assets_glue
 from turbina.flask import cache as cache_glue
+from turbina.flask import cache_triggers as cache_triggers_glue
 from turbina.flask import dashboard as dashboard_glue
 from turbina.flask import monitor as monitor_glue
 from turbina.flask import queries as queries_glue
@@ -49,6 +50,7 @@ class Turbina:
             return state
         state.queries = queries_glue.install(app, settings)
         state.cache = cache_glue.install(app, settings)
+        state.cache_listeners = cache_triggers_glue.install(app, settings, state.cache)
         if settings.monitor:
             state.monitor = monitor_glue.install(
                 app, settings, queries=state.queries, cache=state.cache

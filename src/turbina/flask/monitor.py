@@ -22,6 +22,7 @@ from flask.signals import Namespace
 from turbina.config import Settings
 from turbina.errors import TurbinaError
 from turbina.monitor.alerts import Alert, Alerts
+from turbina.monitor.cache_events import CacheEvents, RequestCacheCounts, request_counts
 from turbina.monitor.gauges import SystemSampler
 from turbina.monitor.requests import UNMATCHED, RequestAggregator, RequestsSource, log_alert
 from turbina.store.backends.base import StoreBackend
@@ -38,6 +39,8 @@ METRICS_ENDPOINT = "turbina_metrics"
 _COLLECTOR_KEY = "turbina.queries.collector"  # where turbina.flask.queries keeps the collector
 _REQUEST_KEY = "turbina.monitor.request"
 perf_counter = time.perf_counter
+_set_cache_counts = request_counts.set
+_reset_cache_counts = request_counts.reset
 _signals = Namespace()
 alert_raised = _signals.signal("turbina-alert-raised")
 """Sent (sender: the app, keyword ``alert``: a ``turbina.monitor.Alert``) from the flush
@@ -57,10 +60,18 @@ class MonitorState:
     registry: Any = None
     metrics_server: Any = None
     settings: Settings | None = field(default=None, repr=False)
+    cache_events: CacheEvents | None = None
 
     def flush(self) -> bool:
         """Flush this worker's numbers now (tests, a management command)."""
         return self.flusher.flush()
+
+    def used_here(self) -> bool:
+        """True when this process counted something: served a request, or used the cache
+        (a script, a test under an app context)."""
+        return self.flusher.started or (
+            self.cache_events is not None and bool(self.cache_events.totals())
+        )
 
 
 def server_timing_policy(app: Flask, setting: Any) -> Callable[[], bool]:
@@ -129,14 +140,24 @@ def install(
             FindingsSource(queries, labels),
             SlowLogSource(queries),
         ]
-    if cache is not None:
-        sources.append(CacheSource(cache, labels))
+    events = getattr(cache, "events", None)
+    if isinstance(events, CacheEvents):
+        sources.append(CacheSource(events, labels))
     sampler = SystemSampler(_engines(queries))
     sources.append(_ForkReset(sampler))
     flusher = Flusher(store, sources, interval_s=settings.flush_interval_s, gauges=sampler.sample)
-    state = MonitorState(store, flusher, aggregator, alerts, sampler, labels, settings=settings)
+    state = MonitorState(
+        store,
+        flusher,
+        aggregator,
+        alerts,
+        sampler,
+        labels,
+        settings=settings,
+        cache_events=events if isinstance(events, CacheEvents) else None,
+    )
     install_sigterm_flush()
-    _install_hooks(app, state)
+    _install_hooks(app, settings, state, own_hook=queries is None)
     _install_metrics(app, settings, state)
     return state
 
@@ -157,57 +178,70 @@ class _ForkReset:
 class _TimingMiddleware:
     """WSGI middleware around all of Flask's work for one request (context push, URL
     matching, every before/after-request and teardown hook): one ``perf_counter`` pair and one
-    ``record`` call. The url rule (kept by one ``before_request`` hook) and the query
-    collector are read from the environ after Flask is done."""
+    ``record`` call. The url rule and the DB numbers are read after Flask is done from the
+    request's query collector (its ``before_request`` hook names the rule) — or, with query
+    recording off, from the request a hook of the monitor's own kept in the environ. The
+    request's cache hits and misses are counted into a ``RequestCacheCounts`` set for its
+    length."""
 
-    def __init__(self, wsgi_app: Callable[..., Any], state: MonitorState) -> None:
+    def __init__(
+        self, wsgi_app: Callable[..., Any], state: MonitorState, metrics_rule: str, own_hook: bool
+    ) -> None:
         self.wsgi_app = wsgi_app
         self.record = state.requests.record
         self.ensure_started = state.flusher.ensure_started
+        self.metrics_rule = metrics_rule
+        self.own_hook = own_hook
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         status: list[str] = []
 
         def capture(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             status.append(code)
-            for name, value in headers:
-                if name == "X-Turbina-Cache":
-                    status.append(value)
             return start_response(code, headers, exc_info)
 
+        cache = RequestCacheCounts()
+        token = _set_cache_counts(cache)
         started = perf_counter()
         try:
             return self.wsgi_app(environ, capture)
         finally:
             ms = (perf_counter() - started) * 1000.0
-            rule = getattr(environ.pop(_REQUEST_KEY, None), "url_rule", None)
-            if rule is None or rule.endpoint != METRICS_ENDPOINT:
-                collector = environ.get(_COLLECTOR_KEY)
-                cached = status[1] if len(status) > 1 else None
+            _reset_cache_counts(token)
+            collector = environ.get(_COLLECTOR_KEY)
+            if self.own_hook:
+                rule = getattr(environ.pop(_REQUEST_KEY, None), "url_rule", None)
+                endpoint = rule.rule if rule is not None else None
+            else:
+                endpoint = getattr(collector, "endpoint", None)
+            if endpoint != self.metrics_rule:  # the scrape itself is not counted
                 self.record(
-                    rule.rule if rule is not None else UNMATCHED,
+                    endpoint or UNMATCHED,
                     environ.get("REQUEST_METHOD", "GET"),
                     int(status[0][:3]) if status and status[0][:3].isdigit() else 500,
                     ms,
                     getattr(collector, "db_ms", 0.0),
                     getattr(collector, "count", 0),
-                    1 if cached == "HIT" else 0,
-                    1 if cached == "MISS" else 0,
+                    cache.hits,
+                    cache.misses,
                 )
                 self.ensure_started()
 
 
 def _turbina_monitor_request() -> None:
     """Keep the matched request in the environ for the middleware (Flask clears its own
-    reference when the request context ends)."""
+    reference when the request context ends); only when query recording is off."""
     current = request._get_current_object()  # type: ignore[attr-defined]
     current.environ[_REQUEST_KEY] = current
 
 
-def _install_hooks(app: Flask, state: MonitorState) -> None:
-    app.wsgi_app = _TimingMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
-    # Index 0 runs first, whatever was registered before; it runs for 404/405 too.
-    app.before_request_funcs.setdefault(None, []).insert(0, _turbina_monitor_request)
+def _install_hooks(app: Flask, settings: Settings, state: MonitorState, own_hook: bool) -> None:
+    metrics_rule = settings.metrics_path if settings.metrics not in ("off", "bind") else "\0"
+    app.wsgi_app = _TimingMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, state, metrics_rule, own_hook
+    )
+    if own_hook:  # index 0 runs first, whatever was registered before; it runs for 404/405 too
+        app.before_request_funcs.setdefault(None, []).insert(0, _turbina_monitor_request)
 
 
 def _install_metrics(app: Flask, settings: Settings, state: MonitorState) -> None:

@@ -17,6 +17,7 @@ from turbina.errors import TurbinaError
 if TYPE_CHECKING:
     from turbina.assets.state import AssetsState
     from turbina.cache.region import TurbinaCache
+    from turbina.flask.cache_triggers import CacheListeners
     from turbina.flask.monitor import MonitorState
     from turbina.queries.state import QueriesState
 
@@ -31,6 +32,7 @@ class TurbinaState:
     settings: Settings
     queries: QueriesState | None = None
     cache: TurbinaCache | None = None
+    cache_listeners: CacheListeners | None = None  # TURBINA_CACHE_LISTEN
     monitor: MonitorState | None = None
     assets: AssetsState | None = None
 

@@ -10,10 +10,8 @@ time, cached by plan shape (``EXPLAIN QUERY PLAN``) so each distinct plan is tim
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
-import re
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -23,6 +21,7 @@ import sqlalchemy as sa
 
 from turbina.errors import TurbinaError
 from turbina.indexes.ddl import create_sql
+from turbina.indexes.generic import generic_plan, plan_json
 from turbina.indexes.sizes import PostgresSizer
 from turbina.indexes.spec import IndexSpec
 from turbina.indexes.workload import TAG, WorkloadQuery
@@ -36,7 +35,6 @@ MAX_NOTES = 50
 # and one comparison per btree level. SQLite: what its own cost model charges for a one-row
 # lookup. The measured path (SQLite timings, in ms): 10 µs per entry.
 SQLITE_MEASURED_ENTRY_MS = 0.01
-_statement_ids = itertools.count()
 
 
 class CandidateRejected(TurbinaError):
@@ -237,20 +235,7 @@ class WhatIfBackend:
         return float(plan[0]["Plan"]["Total Cost"])
 
     def _explain_generic(self, query: WorkloadQuery) -> float:
-        count = max(int(n) for n in re.findall(r"\$(\d+)", query.sql))
-        # Prepared statements outlive a rolled-back savepoint: a fresh name each time.
-        name = f"turbina_generic_{next(_statement_ids)}"
-        self._run("SET plan_cache_mode = force_generic_plan")
-        self._run(f"PREPARE {name} AS {query.sql}")
-        try:
-            args = ", ".join(["NULL"] * count)
-            rows = self._run(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})")
-        finally:
-            with suppress(Exception):
-                self._run(f"DEALLOCATE {name}")
-                self._run("RESET plan_cache_mode")
-        plan = rows[0][0]
-        plan = json.loads(plan) if isinstance(plan, str) else plan
+        plan = plan_json(generic_plan(self._run, query.sql))
         return float(plan[0]["Plan"]["Total Cost"])
 
 

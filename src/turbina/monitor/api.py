@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from turbina.cache.backends.base import DERIVED_FIELDS, derive_counters
 from turbina.queries.histogram import LatencyHistogram, bucket_upper
 from turbina.store.backends.base import StoreBackend
 from turbina.store.model import (
@@ -102,6 +103,7 @@ def _request_row(info: dict[str, Any], fields: dict[str, int], seconds: float) -
         "queries_per_request": round(fields.get("q", 0) / calls, 3) if calls else 0.0,
         "cache_hits": fields.get("ch", 0),
         "cache_misses": fields.get("cm", 0),
+        "cache_hit_rate": _ratio(fields.get("ch", 0), fields.get("ch", 0) + fields.get("cm", 0)),
         "apdex": round((satisfied + tolerating / 2) / calls, 4) if calls else 1.0,
     }
 
@@ -222,6 +224,8 @@ def nplusone(reading: Reading) -> dict[str, Any]:
                 "loader": info.get("loader"),
                 "endpoint": info.get("endpoint"),
                 "callsite": info.get("callsite"),
+                "loop": info.get("loop"),
+                "query_site": info.get("query_site"),
                 "requests": fields.get("requests", 0),
                 "total_loads": fields.get("loads", 0),
                 "max_loads": int(info.get("max_loads") or 0),
@@ -244,19 +248,13 @@ def slow(reading: Reading) -> dict[str, Any]:
 
 
 def cache(reading: Reading) -> dict[str, Any]:
-    """Cache counters per context in the window (process-local backends; see CacheSource)."""
+    """Cache counters per context in the window, every worker's (the fields of
+    ``TurbinaCache.stats()``: hits, misses by cause, values not stored by reason, bypassed,
+    lock waits, errors, bytes, and the rates derived from them)."""
     rows: list[dict[str, Any]] = []
     for _label, info, fields in reading.of_kind(CACHE):
-        looked_up = (
-            fields.get("hits", 0) + fields.get("misses", 0) + fields.get("stale_prevented", 0)
-        )
-        rows.append(
-            {
-                "context": str(info.get("context", "?")),
-                **{name: int(value) for name, value in fields.items()},
-                "hit_rate": _ratio(fields.get("hits", 0), looked_up),
-            }
-        )
+        raw = {name: int(value) for name, value in fields.items() if name not in DERIVED_FIELDS}
+        rows.append({"context": str(info.get("context", "?")), **derive_counters(raw)})
     rows.sort(key=lambda row: row["context"])
     return {"window": window(reading), "contexts": rows}
 
@@ -286,8 +284,10 @@ def queries_snapshot(reading: Reading, *, slow_query_ms: float | None = None) ->
     print the running app's merged numbers instead."""
     found = nplusone(reading)["findings"]
     slow_rows = slow(reading)["slow"]
+    db_us = sum(fields.get("us", 0) for _label, _info, fields in reading.of_kind(QUERIES))
     return {
         "slow_query_ms": slow_query_ms,
+        "db_total_ms": round(db_us / 1000.0, 3),
         "queries": queries(reading)["queries"],
         "slow_total": len(slow_rows),
         "slow_log": slow_rows,
@@ -321,6 +321,7 @@ _REQUEST_NUMBERS = {
     "queries_per_request": _NUM,
     "cache_hits": _INT,
     "cache_misses": _INT,
+    "cache_hit_rate": _NUM,
     "apdex": _NUM,
 }
 _ENDPOINT_ROW = {
@@ -433,6 +434,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
                 "loader": _OPT_STR,
                 "endpoint": _OPT_STR,
                 "callsite": _OPT_STR,
+                "loop": _OPT_STR,
+                "query_site": _OPT_STR,
                 "requests": _INT,
                 "total_loads": _INT,
                 "max_loads": _INT,
@@ -482,8 +485,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "contexts",
         {
             "type": "object",
-            "required": ["context", "hit_rate"],
-            "properties": {"context": _STR, "hit_rate": _NUM},
+            "required": ["context", "hits", "misses", "hit_rate", "hit_rate_seen"],
+            "properties": {"context": _STR, "hit_rate": _NUM, "hit_rate_seen": _NUM},
             "additionalProperties": _INT,
         },
     ),

@@ -1,10 +1,10 @@
 """Per-request timing aggregated per endpoint in one worker, and its store source.
 
-``RequestAggregator.record`` is the request path: one lock, a dict lookup and a few integer
-additions (the histogram bucket index is computed before taking the lock). Endpoints are
-url rules (``/orders/<int:id>``), never raw paths; past ``max_endpoints`` new ones fold into
-``<other>``. ``drain()`` swaps the whole table for an empty one in O(1), so a flush never
-holds the lock while it converts counts.
+``RequestAggregator.record`` is the request path: one tuple appended to a queue (no lock)
+and the alert limits checked; the flush thread folds the queue into per-endpoint counters
+(bucket index, status class, Apdex) in ``drain()``, so a request pays for none of it.
+Endpoints are url rules (``/orders/<int:id>``), never raw paths; past ``max_endpoints`` new
+ones fold into ``<other>``.
 
 ``RequestsSource`` turns drained tables into store counters, keeps a rolling window of each
 endpoint's histogram (the last ``P99_WINDOW_S``) to derive the relative alert limits, and
@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from turbina.monitor.alerts import FIXED, RELATIVE, Alert, Alerts
 from turbina.queries.histogram import BUCKETS_PER_DOUBLING, MIN_VALUE, LatencyHistogram
@@ -32,7 +33,9 @@ P99_WINDOW_S = 300.0
 P99_MIN_SAMPLES = 100
 log = logging.getLogger("turbina.monitor")
 
+MAX_QUEUED = 10_000  # requests recorded and not yet folded, per worker
 _MIN_INDEX = math.ceil(math.log2(MIN_VALUE) * BUCKETS_PER_DOUBLING)
+_INF = math.inf
 _log2 = math.log2
 _ceil = math.ceil
 
@@ -85,7 +88,13 @@ class EndpointCounters:
 
 
 class RequestAggregator:
-    """Request counters of one worker, per (endpoint, method)."""
+    """Request counters of one worker, per (endpoint, method).
+
+    ``record`` (the request path) only appends a tuple to a queue — a ``deque`` append is
+    thread-safe without a lock — and checks the alert limits; ``drain`` (the flush thread)
+    folds the queue into per-endpoint counters. Past ``max_queued`` requests the recording
+    thread folds the queue itself, so memory stays bounded whatever the flush interval.
+    """
 
     def __init__(
         self,
@@ -94,14 +103,17 @@ class RequestAggregator:
         apdex_ms: float = 500.0,
         alert_slow_ms: float = 3000.0,
         alerts: Alerts | None = None,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self.max_endpoints = max_endpoints
         self.apdex_ms = apdex_ms
         self.alert_slow_ms = alert_slow_ms if alert_slow_ms > 0 else math.inf
         self.alerts = alerts if alerts is not None else Alerts()
+        self.max_queued = max_queued
         # (endpoint, method) -> relative alert limit in ms; replaced whole by the flush thread.
         self.limits: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._fold_lock = threading.Lock()
         self._table: dict[tuple[str, str], EndpointCounters] = {}
         self._admitted: set[tuple[str, str]] = set()
         self.folded = 0
@@ -117,62 +129,78 @@ class RequestAggregator:
         cache_hits: int = 0,
         cache_misses: int = 0,
     ) -> None:
-        """Count one finished request (the request path: no I/O, no store)."""
+        """Count one finished request (the request path: no I/O, no store, no lock)."""
         key = (endpoint, method)
-        index = _MIN_INDEX if ms <= MIN_VALUE else _ceil(_log2(ms) * BUCKETS_PER_DOUBLING)
-        klass = status // 100
-        error = klass == 5
-        with self._lock:
-            counters = self._table.get(key)
-            if counters is None:
-                key, counters = self._new(key)
-            counters.n += 1
-            counters.status[klass if 0 < klass < 6 else 0] += 1
-            counters.ms += ms
-            counters.db_ms += db_ms
-            counters.queries += queries
-            counters.cache_hits += cache_hits
-            counters.cache_misses += cache_misses
-            if not error:
-                if ms <= self.apdex_ms:
-                    counters.apdex_satisfied += 1
-                elif ms <= 4 * self.apdex_ms:
-                    counters.apdex_tolerating += 1
-            buckets = counters.buckets
-            buckets[index] = buckets.get(index, 0) + 1
+        queue = self._queue
+        queue.append((key, status, ms, db_ms, queries, cache_hits, cache_misses))
         if ms >= self.alert_slow_ms:
             self._alert(FIXED, key, ms, self.alert_slow_ms, status)
         else:
             limit = self.limits.get(key)
             if limit is not None and ms > limit:
                 self._alert(RELATIVE, key, ms, limit, status)
+        if len(queue) > self.max_queued:
+            with self._fold_lock:
+                self._fold()
 
-    def _new(self, key: tuple[str, str]) -> tuple[tuple[str, str], EndpointCounters]:
+    def _fold(self) -> None:
+        """Move the queued requests into the table (under ``_fold_lock``)."""
+        queue, table, new = self._queue, self._table, self._new
+        popleft = queue.popleft
+        apdex_ms, tolerated = self.apdex_ms, 4 * self.apdex_ms
+        log2, ceil, per_doubling = _log2, _ceil, BUCKETS_PER_DOUBLING
+        for _ in range(len(queue)):  # what is queued now; later appends wait for the next fold
+            key, status, ms, db_ms, queries, cache_hits, cache_misses = popleft()
+            counters = table.get(key)
+            if counters is None:
+                counters = new(key)
+            counters.n += 1
+            klass = status // 100
+            counters.status[klass if 0 < klass < 6 else 0] += 1
+            counters.ms += ms
+            counters.db_ms += db_ms
+            counters.queries += queries
+            counters.cache_hits += cache_hits
+            counters.cache_misses += cache_misses
+            if klass != 5:
+                if ms <= apdex_ms:
+                    counters.apdex_satisfied += 1
+                elif ms <= tolerated:
+                    counters.apdex_tolerating += 1
+            index = _MIN_INDEX if ms <= MIN_VALUE else ceil(log2(ms) * per_doubling)
+            buckets = counters.buckets
+            buckets[index] = buckets.get(index, 0) + 1
+
+    def _new(self, key: tuple[str, str]) -> EndpointCounters:
         if key not in self._admitted:
             if len(self._admitted) >= self.max_endpoints:
                 self.folded += 1
-                key = (OTHER, key[1])
-            else:
-                self._admitted.add(key)
-        counters = self._table.get(key)
-        if counters is None:
-            counters = self._table[key] = EndpointCounters()
-        return key, counters
+                other = self._table.get((OTHER, key[1]))
+                if other is None:
+                    other = self._table[(OTHER, key[1])] = EndpointCounters()
+                return other
+            self._admitted.add(key)
+        counters = self._table[key] = EndpointCounters()
+        return counters
 
     def _alert(self, kind: str, key: tuple[str, str], ms: float, limit: float, status: int) -> None:
+        if key not in self._admitted and len(self._admitted) >= self.max_endpoints:
+            key = (OTHER, key[1])
         self.alerts.offer(
             Alert(time.time(), kind, key[0], key[1], round(ms, 3), round(limit, 3), status)
         )
 
     def drain(self) -> dict[tuple[str, str], EndpointCounters]:
-        """What was counted since the last call (the table is swapped, not copied)."""
-        with self._lock:
+        """What was counted since the last call (folded, then the table is swapped)."""
+        with self._fold_lock:
+            self._fold()
             table, self._table = self._table, {}
         return table
 
     def after_fork(self) -> None:
         """Forget what the parent process counted."""
-        self._lock = threading.Lock()
+        self._fold_lock = threading.Lock()
+        self._queue = deque()
         self._table = {}
         self.alerts.after_fork()
 

@@ -79,6 +79,7 @@ class Flusher:
         self.worker = worker_name()
         self.due = 0.0
         self._pid: int | None = None
+        self._forks = -1  # the fork count when this process joined (-1: not joined)
         self._lock = threading.Lock()
         self._logged_at = -_LOG_INTERVAL_S
         _ALL.add(self)
@@ -89,8 +90,9 @@ class Flusher:
         return self._pid == os.getpid()
 
     def ensure_started(self) -> None:
-        """Join the process's flush thread (cheap when already joined: one comparison)."""
-        if self._pid != os.getpid():
+        """Join the process's flush thread (cheap when already joined: one comparison, no
+        system call — a fork is noticed through the fork counter, not ``getpid()``)."""
+        if self._forks != _forks[0]:
             self._start()
 
     def _start(self) -> None:
@@ -100,6 +102,7 @@ class Flusher:
             if self._pid is not None:  # inherited through a fork: the parent's, not ours
                 self._after_fork()
             self._pid = os.getpid()
+            self._forks = _forks[0]
             self.worker = worker_name()
             self.due = time.monotonic() + self.interval_s
             _scheduler().add(self)
@@ -185,6 +188,7 @@ class Flusher:
             if _SCHEDULER is not None:
                 _SCHEDULER.remove(self)
             self._pid = None
+            self._forks = -1
 
     def status(self) -> dict[str, Any]:
         """Health of this worker's flushing, JSON-able."""
@@ -242,8 +246,12 @@ def _scheduler() -> _Scheduler:
     return _SCHEDULER
 
 
+_forks = [0]  # forks this process descends from: a flusher joined before one must rejoin
+
+
 def _reset_after_fork() -> None:
     global _SCHEDULER, _SCHEDULER_LOCK
+    _forks[0] += 1
     _SCHEDULER = None  # threads do not survive a fork; the next ensure_started() makes one
     _SCHEDULER_LOCK = threading.RLock()
 

@@ -14,15 +14,13 @@ from turbina.store.labels import LabelCap
 from turbina.store.model import CACHE, FINDINGS, OTHER, QUERIES, SLOW_EVENT, Batch
 
 if TYPE_CHECKING:
-    from turbina.cache.region import TurbinaCache
+    from turbina.monitor.cache_events import CacheEvents
     from turbina.queries.state import QueriesState
 
 __all__ = ["CacheSource", "FindingsSource", "QueriesSource", "SlowLogSource"]
 
 MAX_TEXT = 2000  # characters of a fingerprint kept in the store
 SLOW_PER_FLUSH = 50
-# Context fields of TurbinaCache.stats() that are not counters.
-CACHE_NOT_COUNTERS = frozenset({"ttl_s", "hit_rate", "hit_rate_seen", "bypassed_now"})
 MAX_CACHE_FIELDS = 40
 
 
@@ -144,38 +142,31 @@ class SlowLogSource:
 
 
 class CacheSource:
-    """Per cache context: the counters' growth since the last flush.
+    """Per cache context: the growth of this worker's event totals since the last flush.
 
-    Only a process-local backend (memory) is counted here: its counters are this worker's
-    own, so the store adds them up across workers. A shared backend (Redis) already keeps
-    every process's counters in one place; reading its ``stats()`` each flush still pushes
-    this process's unsent counts there, so an idle worker's numbers are not left behind.
+    The totals are the worker's own (``turbina.monitor.cache_events.CacheEvents``), whatever
+    the cache's backend, so the store adds them up across workers and hosts and can answer
+    for a window — a shared Redis backend keeps only every process's running totals.
     """
 
-    LOCAL_BACKENDS = frozenset({"memory"})
-
-    def __init__(self, cache: TurbinaCache, cap: LabelCap) -> None:
-        self.cache = cache
+    def __init__(self, events: CacheEvents, cap: LabelCap) -> None:
+        self.events = events
         self.cap = cap
         self._sent: dict[str, dict[str, int]] = {}
 
     def collect(self, batch: Batch) -> None:
-        stats = self.cache.stats()
-        if stats.get("backend") not in self.LOCAL_BACKENDS:
-            return
-        for context, counters in stats.get("contexts", {}).items():
-            current = {
-                f: v
-                for f, v in counters.items()
-                if isinstance(v, int) and not isinstance(v, bool) and f not in CACHE_NOT_COUNTERS
-            }
+        for context, current in self.events.totals().items():
             if len(current) > MAX_CACHE_FIELDS:
                 current = dict(sorted(current.items())[:MAX_CACHE_FIELDS])
             last = self._sent.get(context, {})
             delta = {f: v - last.get(f, 0) for f, v in current.items() if v > last.get(f, 0)}
-            if len(self._sent) < 10_000:
-                self._sent[context] = current
+            self._sent[context] = current  # contexts are capped by CacheEvents
             if delta:
                 label, folded = self.cap.id_for(CACHE, (context,))
                 batch.add(CACHE, label, delta)
                 batch.describe(CACHE, label, {"context": OTHER if folded else context})
+
+    def after_fork(self) -> None:
+        """In a forked child, what the parent counted is not the child's to send."""
+        self.events.after_fork()
+        self._sent = self.events.totals()

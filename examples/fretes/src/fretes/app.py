@@ -20,10 +20,10 @@ from fretes.auth import (
 from fretes.models import db
 from fretes.security import init_security
 from fretes.settings import EXTENSION_KEY as SETTINGS_KEY
-from fretes.settings import load_settings
+from fretes.settings import FretesSettings, load_settings
 from fretes.timing import init_timing
 from fretes.views import register_views
-from turbina import Settings, Turbina
+from turbina import Settings, Turbina, get_state
 
 # Page data -> cache context -> TTL in seconds (the seed's contexts).
 CACHE_CONTEXTS = {
@@ -31,6 +31,16 @@ CACHE_CONTEXTS = {
     "entregas": 1800,
     "embarques": 900,
     "dashboards": 300,
+}
+# The pages' bundles (TURBINA_ASSETS_BUNDLES), files under static/; `turbina-lazy.js` is
+# Turbina's own. `flask --app fretes.app:create_app turbina assets build` writes them to
+# static/dist (bench/server.py and bench/demo.py run it before serving). Chart.js 4.6.1 is
+# vendored (static/vendor/, MIT, its license header kept): nothing is fetched from a CDN.
+ASSET_BUNDLES = {
+    "app.css": ["fretes.css"],
+    "graficos.js": ["graficos.js"],
+    "chart.js": ["vendor/chart.umd.js"],
+    "favicon.svg": ["favicon.svg"],
 }
 # Turbina's own keys, from its public Settings type (one attribute per TURBINA_* key).
 TURBINA_KEYS = frozenset("TURBINA_" + f.name.upper() for f in dataclasses.fields(Settings))
@@ -55,6 +65,22 @@ def default_database_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "fretes.db")
 
 
+def build_assets_for_tests(app: Flask) -> None:
+    """A test app builds its bundles itself (incremental: nothing changed costs milliseconds),
+    so the tests need no build step; a real server is started after
+    ``turbina assets build`` (without it, a page is a 500 naming the command)."""
+    assets = get_state(app).assets
+    if assets is not None:
+        assets.build()
+
+
+def init_assets(app: Flask, settings: FretesSettings) -> None:
+    """What the templates need of ``FRETES_ASSETS`` (never the settings object itself: it
+    holds the session secret): link the bundles or the plain files, lazy parts or eager."""
+    app.jinja_env.globals["assets_pipeline"] = settings.assets_pipeline
+    app.jinja_env.globals["lazy_parts"] = settings.lazy_parts
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides the environment; ``DATABASE_URL`` (config or
     environment) picks the database, defaulting to a SQLite file under ``instance/``. Raises a
@@ -68,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # logged-in users only. The dashboard (/_turbina) is for admins only.
     app.config["TURBINA_SERVER_TIMING"] = may_see_server_timing
     app.config["TURBINA_DASHBOARD_AUTH"] = may_see_turbina_dashboard
+    app.config["TURBINA_ASSETS_BUNDLES"] = dict(ASSET_BUNDLES)
     # Turbina settings may come from the environment (e.g. the benchmark's gunicorn). Only the
     # library's own keys are copied: other TURBINA_* variables (the test suite's
     # TURBINA_REQUIRE_SERVICES) are not settings and never reach the app config.
@@ -76,6 +103,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     settings = load_settings(app.config, os.environ)
     app.extensions[SETTINGS_KEY] = settings
+    if not settings.assets_pipeline:
+        # The seed's way, kept to be measured against: Flask's own static route, nothing
+        # compressed.
+        app.config["TURBINA_ASSETS_SERVE"] = False
+        app.config["TURBINA_COMPRESS_RESPONSES"] = False
     app.config["SECRET_KEY"] = settings.secret_key
     url = app.config.get("DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not url:
@@ -104,6 +136,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Query recorder (Server-Timing db part, N+1 findings) and the cache the cached form
         # uses. FRETES_TURBINA=0 runs the app with no Turbina at all.
         Turbina(app)
+        if app.testing and settings.assets_pipeline:
+            build_assets_for_tests(app)
+    init_assets(app, settings)
     init_access(
         app,
         build_registry(

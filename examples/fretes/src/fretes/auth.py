@@ -40,7 +40,10 @@ def _load_user(user_id: str) -> User | None:
 
 
 def _unauthorized() -> Any:
-    if request.args.get("format") == "json" or request.is_json:
+    # A part of a page fetched by turbina-lazy.js gets the 401 too (shown in place), not the
+    # login form swapped into the page.
+    lazy = request.headers.get("X-Requested-With") == "turbina-lazy"
+    if request.args.get("format") == "json" or request.is_json or lazy:
         return jsonify(error="login required"), 401
     return redirect(url_for("auth.login", next=request.full_path))
 

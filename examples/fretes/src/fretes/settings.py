@@ -28,6 +28,14 @@ SECRET_ENV = "FRETES_SECRET_KEY"
 MIN_SECRET_CHARS = 32
 # Secrets that were ever public defaults: refused even when long enough to pass the length rule.
 KNOWN_SECRETS = frozenset({"dev-only-change-me"})
+# How pages get their CSS and scripts (FRETES_ASSETS): ``lazy`` — Turbina's bundles, and the
+# badges and charts loaded when seen; ``pipeline`` — the bundles, everything in the HTML;
+# ``plain`` — the seed's way: the plain files from Flask's static route, nothing compressed,
+# Chart.js in ``<head>``. The last two exist to be measured against (bench/assets_bench.py).
+ASSETS_LAZY = "lazy"
+ASSETS_PIPELINE = "pipeline"
+ASSETS_PLAIN = "plain"
+ASSETS_MODES = (ASSETS_LAZY, ASSETS_PIPELINE, ASSETS_PLAIN)
 
 
 class SettingError(TurbinaError):
@@ -48,6 +56,17 @@ class FretesSettings:
     login_limit_per_user: str
     login_limit_per_address: str
     ratelimit_storage_uri: str
+    assets: str
+
+    @property
+    def assets_pipeline(self) -> bool:
+        """Whether pages link Turbina's fingerprinted bundles (``lazy`` or ``pipeline``)."""
+        return self.assets != ASSETS_PLAIN
+
+    @property
+    def lazy_parts(self) -> bool:
+        """Whether the badges and the charts are ``data-lazy`` placeholders."""
+        return self.assets == ASSETS_LAZY
 
 
 def _bool(value: Any) -> bool:
@@ -77,6 +96,13 @@ def _rate_limit(value: Any) -> str:
 
 def _text(value: Any) -> str:
     return str(value)
+
+
+def _assets_mode(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ASSETS_MODES:
+        raise ValueError(f"expected one of {', '.join(ASSETS_MODES)}")
+    return text
 
 
 def _read(
@@ -123,9 +149,17 @@ def load_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> Fret
     def read(name: str, parse: Callable[[Any], Any], default: Any) -> Any:
         return _read(name, parse, default, config, environ)
 
+    turbina = read("FRETES_TURBINA", _bool, True)
+    # Without Turbina there is no pipeline: the plain files are the only way.
+    assets = read("FRETES_ASSETS", _assets_mode, ASSETS_LAZY if turbina else ASSETS_PLAIN)
+    if assets != ASSETS_PLAIN and not turbina:
+        raise SettingError(
+            f"FRETES_ASSETS={assets} needs Turbina, but FRETES_TURBINA is off",
+            "set FRETES_ASSETS=plain, or FRETES_TURBINA=1",
+        )
     return FretesSettings(
         secret_key=secret_key(config, environ, relaxed=testing),
-        turbina=read("FRETES_TURBINA", _bool, True),
+        turbina=turbina,
         mode=read(MODE_KEY, parse_mode, parse_mode(None)),
         # Tests measure the forms against one app; a real server only when a benchmark says so.
         mode_header=read("FRETES_MODE_HEADER", _bool, bool(config.get("TESTING"))),
@@ -137,6 +171,7 @@ def load_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> Fret
             "FRETES_LOGIN_LIMIT_PER_ADDRESS", _rate_limit, "100 per 15 minutes"
         ),
         ratelimit_storage_uri=read("FRETES_RATELIMIT_STORAGE_URI", _text, "memory://"),
+        assets=assets,
     )
 
 

@@ -41,7 +41,7 @@ def test_bad_login_and_html_login_flow(known_app: Flask) -> None:
     client = known_app.test_client()
     assert client.post("/login", json={"username": "admin", "password": "x"}).status_code == 401
     page = client.get("/login")
-    assert page.status_code == 200 and "fretes.css" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "/static/dist/app." in page.get_data(as_text=True)
     response = client.post(
         "/login?next=/pedidos/status",
         data={"username": "ana", "password": "senha", "csrf_token": csrf_token(client)},

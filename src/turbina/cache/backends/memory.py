@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from turbina.cache.backends.base import (
     NO_VALUE,
@@ -48,12 +49,13 @@ class MemoryBackend(CacheBackend):
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        # key -> (tokens, stamps, payload, expires_at, size)
-        self._entries: OrderedDict[
-            str, tuple[tuple[str, ...], tuple[int, ...], bytes, float, int]
-        ] = OrderedDict()
+        # key -> [tokens, stamps, payload, expires_at, size, version checked]
+        self._entries: OrderedDict[str, list[Any]] = OrderedDict()
         self._bytes = 0
         self._stamps: dict[str, int] = {}
+        # Moves whenever any stamp does: an entry whose stamps were found current at this
+        # version is still current, and a hit skips comparing them again.
+        self._version = 0
         self._locks: dict[str, tuple[str, float]] = {}
         self._stats: dict[str, dict[str, int]] = {}
         self._ghosts: OrderedDict[str, ReadStatus] = OrderedDict()
@@ -89,7 +91,7 @@ class MemoryBackend(CacheBackend):
             if entry is None:
                 cause = self._ghosts.pop(key, None)
                 return _MISS if cause is None else (cause, NO_VALUE)
-            held, expected, payload, expires_at, _ = entry
+            held, expected, payload, expires_at, _, checked = entry
             if expires_at <= _monotonic():
                 self._drop(key)
                 return _EXPIRED
@@ -98,11 +100,13 @@ class MemoryBackend(CacheBackend):
                 # stamp this reader expects (and the ones it has must be current).
                 self._drop(key)
                 return _STALE
-            stamps_get = self._stamps.get
-            for token, stamp in zip(held, expected, strict=False):  # equal: built together
-                if stamps_get(token) != stamp:
-                    self._drop(key)
-                    return _STALE
+            if checked != self._version:
+                stamps_get = self._stamps.get
+                for token, stamp in zip(held, expected, strict=False):  # built together
+                    if stamps_get(token) != stamp:
+                        self._drop(key)
+                        return _STALE
+                entry[5] = self._version
             entries.move_to_end(key)
             return _HIT, payload
 
@@ -113,6 +117,7 @@ class MemoryBackend(CacheBackend):
                 stamp = self._stamps.get(token)
                 if stamp is None:
                     stamp = self._stamps[token] = new_epoch()
+                    self._version += 1
                 out.append(stamp)
             return out
 
@@ -126,7 +131,8 @@ class MemoryBackend(CacheBackend):
         ttl_s: int,
         guard: Sequence[tuple[str, int]] = (),
     ) -> bool:
-        size = len(payload) + len(key) + _ENTRY_OVERHEAD
+        # The header counts too: a row-set entry may carry up to MAX_ROWS stamp tokens.
+        size = len(payload) + len(key) + _ENTRY_OVERHEAD + sum(len(t) + 16 for t in tokens)
         with self._lock:
             for token, stamp in (*zip(tokens, stamps, strict=True), *guard):
                 if self._stamps.get(token) != stamp:
@@ -135,13 +141,14 @@ class MemoryBackend(CacheBackend):
                 return False
             self._drop(key)
             self._ghosts.pop(key, None)
-            self._entries[key] = (
+            self._entries[key] = [
                 tuple(tokens),
                 tuple(stamps),
                 payload,
                 time.monotonic() + ttl_s,
                 size,
-            )
+                self._version,  # every stamp was just compared under the lock
+            ]
             self._bytes += size
             while self._bytes > self.max_bytes:
                 oldest = next(iter(self._entries))
@@ -150,6 +157,7 @@ class MemoryBackend(CacheBackend):
 
     def bump(self, tokens: Sequence[str]) -> None:
         with self._lock:
+            self._version += 1
             for token in tokens:
                 current = self._stamps.get(token)
                 self._stamps[token] = new_epoch() if current is None else current + 1

@@ -1,11 +1,16 @@
 """CLI: ``flask turbina indexes advise|verify|apply|check`` (also ``turbina indexes ...``).
 
 Outside an app, ``--database-url`` and ``--workload FILE.sql`` say what to work on; inside an
-app they default to the app's engine and the workload the query recorder captured.
+app they default to the app's engine and the workload the running app recorded: the store's
+fingerprints over ``--window`` (every worker and host, planned generically: the store keeps
+no values), or, with ``--recorder`` or without a request monitor, what this process's query
+recorder captured. ``advise`` inside an app saves its report to the instance folder, where
+the dashboard's Indexes page reads it (``--no-save`` to skip).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,14 +27,21 @@ from turbina.flask.cli.contract import (
     open_engine,
     readable_file,
 )
+from turbina.flask.cli.requests import store_reading
 from turbina.indexes import ddl, workload
 from turbina.indexes.advise import NoUsableWorkload, advise_workload, parse_budget
 from turbina.indexes.advisor import DEFAULT_MAX_SECONDS, DEFAULT_MIN_IMPROVEMENT, Advice
 from turbina.indexes.check import check_file
+from turbina.indexes.generic import from_fingerprints
 from turbina.indexes.report import drop_suggestions, render_lines, to_json
+from turbina.indexes.saved import report_path, save_report
 from turbina.indexes.verify import apply_verified
 from turbina.indexes.verify import verify as verify_indexes
 from turbina.indexes.workload_file import read_workload
+from turbina.monitor import api
+from turbina.store.model import WINDOW_HELP, parse_window
+
+STORE_WINDOW = "24h"
 
 
 @contextmanager
@@ -66,32 +78,80 @@ def _read_workload_files(files: tuple[str, ...]) -> workload.Workload:
     return out
 
 
-def _workload(
-    engine: sa.Engine, app: Any, from_files: workload.Workload, pg_stat: bool, given: bool
-) -> workload.Workload:
-    out = workload.Workload()
-    out += from_files
-    if pg_stat:
-        out += workload.pg_workload(engine)
-    if given or pg_stat:
-        return out
-    state = app.extensions.get("turbina") if app is not None else None
-    if state is None or state.queries is None:
-        raise TurbinaError(
-            "no workload to advise on", "pass --workload FILE.sql or --pg-stat-statements"
-        )
+def _engine_labels(engine: sa.Engine, state: Any) -> set[str]:
+    """The names the store knows ``engine`` by (its recorders' labels)."""
+    recorders = getattr(state.queries, "recorders", {}) if state.queries is not None else {}
+    labels = {name for name, rec in recorders.items() if getattr(rec, "engine", None) is engine}
+    return labels or {engine.url.database or engine.dialect.name}
+
+
+def _store_workload(engine: sa.Engine, app: Any, state: Any, window: str) -> workload.Workload:
+    """The SELECT fingerprints the running app recorded over ``window`` (every worker)."""
+    rows = api.queries(store_reading(state, window, "indexes advise"))["queries"]
+    if app is not None and engine is getattr(app.extensions.get("sqlalchemy"), "engine", None):
+        labels = _engine_labels(engine, state)
+        rows = [row for row in rows if row["engine"] in labels]
+    return from_fingerprints(rows, engine.dialect.name)
+
+
+def _recorded_workload(engine: sa.Engine, state: Any) -> workload.Workload:
+    """What this process's query recorder captured (with parameter samples)."""
     samples = [
         s
         for s in state.queries.workload_samples()
         if getattr(s, "dialect", engine.dialect.name) == engine.dialect.name
     ]
-    recorded = workload.workload_from_samples(samples)
+    return workload.workload_from_samples(samples)
+
+
+def _workload(
+    engine: sa.Engine,
+    app: Any,
+    from_files: workload.Workload,
+    pg_stat: bool,
+    given: bool,
+    window: str,
+    recorder: bool,
+) -> tuple[workload.Workload, str]:
+    """The workload and where it came from (for the report)."""
+    out = workload.Workload()
+    out += from_files
+    sources = ["workload files"] if given else []
+    if pg_stat:
+        out += workload.pg_workload(engine)
+        sources.append("pg_stat_statements")
+    if given or pg_stat:
+        return out, " + ".join(sources)
+    state = app.extensions.get("turbina") if app is not None else None
+    from_store = state is not None and state.monitor is not None and not recorder
+    if from_store:
+        stored = _store_workload(engine, app, state, window)
+        if stored.queries:
+            return stored, f"the store, last {window}"
+    if state is None or state.queries is None:
+        if from_store:
+            raise _empty_store(window)
+        raise TurbinaError(
+            "no workload to advise on", "pass --workload FILE.sql or --pg-stat-statements"
+        )
+    recorded = _recorded_workload(engine, state)
     if not recorded.queries:
+        if from_store:
+            raise _empty_store(window)
         raise TurbinaError(
             "the query recorder has captured no SELECT yet",
             "exercise the app first, or pass --workload FILE.sql",
         )
-    return recorded
+    if from_store:  # nothing flushed yet, but this process ran the statements itself
+        return recorded, "this process's query recorder (the store had none yet)"
+    return recorded, "this process's query recorder"
+
+
+def _empty_store(window: str) -> TurbinaError:
+    return TurbinaError(
+        f"the store holds no SELECT of this database in the last {window}",
+        "exercise the app first, pass a longer --window, or --workload FILE.sql",
+    )
 
 
 def _say(line: str) -> None:
@@ -106,7 +166,18 @@ def _common(fn: Any) -> Any:
             "workload_files",
             multiple=True,
             type=click.Path(),  # checked by _read_workload_files: one line, exit 1
-            help="SQL file of SELECTs (default: the recorder's captured workload).",
+            help="SQL file of SELECTs (default: the app's store, else its query recorder).",
+        ),
+        click.option(
+            "--window",
+            default=STORE_WINDOW,
+            show_default=True,
+            help=f"The store's window to take the workload from: {WINDOW_HELP}.",
+        ),
+        click.option(
+            "--recorder",
+            is_flag=True,
+            help="Take the workload from this process's query recorder, not the store.",
         ),
         click.option(
             "--pg-stat-statements", is_flag=True, help="Take the workload from pg_stat_statements."
@@ -162,6 +233,17 @@ class _Progress:
             self.header = None
 
 
+class _Run:
+    """What an advice run worked on: the engine, the app (or None), the statements and where
+    they came from, and the advice."""
+
+    def __init__(
+        self, engine: sa.Engine, app: Any, found: workload.Workload, source: str, advice: Advice
+    ) -> None:
+        self.engine, self.app, self.source, self.advice = engine, app, source, advice
+        self.queries = found.queries
+
+
 @contextmanager
 def _run_advice(
     database_url: str | None,
@@ -171,14 +253,20 @@ def _run_advice(
     max_seconds: float,
     min_improvement: float,
     backend: str,
-) -> Iterator[tuple[sa.Engine, list[workload.WorkloadQuery], Advice]]:
-    parse_budget(budget)  # a bad --budget fails before any database is opened
+    window: str,
+    recorder: bool,
+) -> Iterator[_Run]:
+    parse_budget(budget)  # a bad --budget or --window fails before any database is opened
+    parse_window(window)
     from_files = _read_workload_files(workload_files)
     needs_app = not (workload_files or pg_stat_statements)
     with _target(database_url, needs_app) as (engine, app):
-        found = _workload(engine, app, from_files, pg_stat_statements, bool(workload_files))
+        found, source = _workload(
+            engine, app, from_files, pg_stat_statements, bool(workload_files), window, recorder
+        )
         progress = _Progress(
-            f"turbina: advising on {len(found.queries)} statements ({engine.dialect.name})"
+            f"turbina: advising on {len(found.queries)} statements ({engine.dialect.name})\n"
+            f"turbina: workload: from {source}"
         )
         try:
             advice = advise_workload(
@@ -189,7 +277,21 @@ def _run_advice(
                 click.echo(skipped.line())
             raise
         progress.start()
-        yield engine, found.queries, advice
+        yield _Run(engine, app, found, source, advice)
+
+
+def _save(run: _Run, drops: list[Any]) -> None:
+    """Save the report where the app's dashboard reads it (the instance folder)."""
+    path = report_path(run.app.instance_path)
+    save_report(
+        path,
+        to_json(run.advice, drops),
+        render_lines(run.advice, drops),
+        dialect=run.engine.dialect.name,
+        database=run.engine.url.render_as_string(hide_password=True),
+        source=run.source,
+    )
+    _say(f"turbina: saved the report to {path} (the dashboard's Indexes page shows it)")
 
 
 def _writable(output: str | None) -> None:
@@ -223,21 +325,26 @@ def indexes_group() -> None:
     type=click.Path(),  # checked by _writable: one line, exit 1
     help="Write the SQL/migration/JSON here instead of stdout.",
 )
-def advise_command(fmt: str, output: str | None, **options: Any) -> None:
+@click.option(
+    "--no-save",
+    is_flag=True,
+    help="Do not save the report to the app's instance folder (for the dashboard).",
+)
+def advise_command(fmt: str, output: str | None, no_save: bool, **options: Any) -> None:
     """Suggest indexes for the workload (changes nothing)."""
     _writable(output)
-    with _run_advice(**options) as (engine, queries, advice):
+    with _run_advice(**options) as run:
+        engine, advice = run.engine, run.advice
+        saving = run.app is not None and not no_save
+        drops = drop_suggestions(engine, run.queries) if saving or fmt in ("text", "json") else []
         if fmt == "text":
-            text = "\n".join(render_lines(advice, drop_suggestions(engine, queries))) + "\n"
+            text = "\n".join(render_lines(advice, drops)) + "\n"
         elif fmt == "sql":
             text = ddl.emit_sql(advice.specs, engine.dialect.name)
         elif fmt == "migration":
             dialect = engine.dialect.name
             text = ddl.migration_text(advice.specs, uuid.uuid4().hex[:12], None, dialect=dialect)
         else:
-            import json
-
-            drops = drop_suggestions(engine, queries)
             text = json.dumps(to_json(advice, drops), indent=2) + "\n"
         if output:
             try:
@@ -250,6 +357,8 @@ def advise_command(fmt: str, output: str | None, **options: Any) -> None:
             _say(f"turbina: wrote {output}")
         else:
             click.echo(text, nl=False)
+        if saving:
+            _save(run, drops)
 
 
 @indexes_group.command("verify")
@@ -264,7 +373,8 @@ def verify_command(keep: bool, runs: int, **options: Any) -> None:
     """Advise, build the indexes for real, re-run the workload and report measured speedups."""
     if runs < 1:
         raise TurbinaError(f"--runs {runs} is not a positive count", "pass --runs 1 or more")
-    with _run_advice(**options) as (engine, queries, advice):
+    with _run_advice(**options) as run:
+        engine, queries, advice = run.engine, run.queries, run.advice
         for line in render_lines(advice):
             click.echo(line)
         if not advice.specs:
@@ -291,7 +401,8 @@ def apply_command(
     measure, and keep only those that made their statements faster (unless --force)."""
     if runs < 1:
         raise TurbinaError(f"--runs {runs} is not a positive count", "pass --runs 1 or more")
-    with _run_advice(**options) as (engine, queries, advice):
+    with _run_advice(**options) as run:
+        engine, queries, advice = run.engine, run.queries, run.advice
         if dry_run:
             for rec in advice.recommendations:
                 click.echo(

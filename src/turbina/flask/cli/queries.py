@@ -1,9 +1,11 @@
 """``turbina queries``, ``turbina nplusone`` and ``turbina slow``: the query reports.
 
-Stats live in the process that served the queries; the commands read the current app's
-state, or a JSON snapshot written by ``QueriesState.save_snapshot`` — ``--from PATH``, or the
-``TURBINA_QUERIES_SNAPSHOT`` file the app writes at exit when this process has no data.
-Everything printed is redacted (fingerprints and relationship names only).
+By default the commands read the store the app's configuration names (every worker, every
+host) over ``--window`` — what the running app measured, not this process; ``--from PATH``
+reads a JSON snapshot written by ``QueriesState.save_snapshot`` instead (with the request
+monitor off, the ``TURBINA_QUERIES_SNAPSHOT`` file the app writes at exit is read when it
+exists). ``--json`` prints the JSON API's data (``turbina.monitor.api``). Everything printed
+is redacted (fingerprints and relationship names only).
 
 SQL columns fit the terminal (``COLUMNS``, else 160 characters when not a terminal): select
 lists fold to their first item and a cut keeps the part that tells a statement apart from
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +27,13 @@ import click
 from turbina.errors import TurbinaError
 from turbina.flask.cli.contract import TurbinaCommand, readable_file, require_state
 from turbina.flask.cli.output import table
+from turbina.flask.cli.requests import empty_store_line, store_reading
+from turbina.flask.state import TurbinaState
+from turbina.monitor import api
 from turbina.queries.explain import is_explainable
 from turbina.queries.shorten import compact, fit
-from turbina.queries.slow import SlowRules, slow_statements
+from turbina.queries.slow import SlowRules, SlowStatement, slow_statements
+from turbina.store.model import WINDOW_HELP, Reading
 
 DEFAULT_COLUMNS = 160  # when the output is not a terminal and COLUMNS is not set
 MIN_SQL_WIDTH = 40
@@ -99,19 +107,44 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _snapshot(source: Path | None, command: str, *, explain: bool = False) -> dict[str, Any]:
+@dataclass
+class Source:
+    """What a report reads: the store's window (``reading``) or a snapshot file (``path``)."""
+
+    snapshot: dict[str, Any]
+    reading: Reading | None = None
+    path: Path | None = None
+    window: str = ""
+    state: TurbinaState | None = None
+
+    def empty(self, what: str) -> str:
+        """The one line for a report with nothing in it, and how to fill it."""
+        if self.state is None:
+            return f"turbina: no {what} in {self.path}"
+        return empty_store_line(what, self.window, self.state, ", or pass --from FILE")
+
+    def window_data(self) -> dict[str, Any] | None:
+        """The JSON API's ``window`` of the reading (``None`` for a snapshot file)."""
+        return api.window(self.reading) if self.reading is not None else None
+
+
+def _source(source: Path | None, command: str, window: str) -> Source:
     if source is not None:
-        return _read_snapshot(source)
+        return Source(_read_snapshot(source), path=source)
     _app, state = require_state(command)
     if state.queries is None:
         raise TurbinaError("query recording is off for this app", "set TURBINA_ENABLED=true")
-    if explain:
-        state.queries.explain_unplanned()
-    own = dict(state.queries.snapshot(top=10_000))
     saved = state.queries.snapshot_path
-    if not own["queries"] and not own["findings"] and saved and Path(saved).is_file():
-        return _read_snapshot(Path(saved))  # this process served nothing: the app's last run
-    return own
+    if state.monitor is None and saved and Path(saved).is_file():
+        return Source(_read_snapshot(Path(saved)), path=Path(saved))  # no store: the last run
+    reading = store_reading(state, window, command)
+    snapshot = api.queries_snapshot(reading, slow_query_ms=state.settings.slow_query_ms)
+    snapshot["slow_rules"] = state.queries.slow_rules.to_dict()
+    return Source(snapshot, reading, window=window, state=state)
+
+
+def _echo_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
 # --- fitting the terminal ---------------------------------------------------------------------
@@ -158,14 +191,28 @@ _from_option = click.option(
     "source",
     type=click.Path(path_type=Path),  # checked by _read_snapshot: one line, exit 1
     default=None,
-    help="Read a JSON snapshot instead of this process's stats.",
+    help="Read a JSON snapshot (QueriesState.save_snapshot) instead of the store.",
+)
+_window_option = click.option(
+    "--window",
+    default="5m",
+    show_default=True,
+    help=f"What the store shows: {WINDOW_HELP}.",
+)
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, default=False, help="Print the JSON API's data."
 )
 
 
-def _plan_lines(plan: Any, fingerprint: str) -> list[str]:
+def _plan_lines(plan: Any, fingerprint: str, *, stored: bool = False) -> list[str]:
     if not isinstance(plan, dict):
         if not is_explainable(fingerprint):
             return ["   (no plan: only read-only SELECTs are EXPLAINed)"]
+        if stored:
+            return [
+                "   (no plan: plans stay in the worker that ran the statement, since they can "
+                "show literal values; `--from` a snapshot of that worker has them)"
+            ]
         return [
             "   (no plan yet: EXPLAIN runs when one run reaches TURBINA_SLOW_MEAN_MS or "
             "TURBINA_SLOW_QUERY_MS, unless TURBINA_EXPLAIN is off)"
@@ -197,14 +244,22 @@ def _plan_lines(plan: Any, fingerprint: str) -> list[str]:
 )
 @click.option("--plans", is_flag=True, default=False, help="Print each statement's plan too.")
 @_wide_option
+@_window_option
+@_json_option
 @_from_option
-def queries_command(top: int, sort: str, plans: bool, wide: bool, source: Path | None) -> None:
+def queries_command(
+    top: int, sort: str, plans: bool, wide: bool, window: str, as_json: bool, source: Path | None
+) -> None:
     """Heaviest statement fingerprints: calls, total, mean and p50/p95/p99 ms."""
-    snap = _snapshot(source, "queries")
+    read = _source(source, "queries", window)
+    snap = read.snapshot
     key = {"total": "total_ms", "p95": "p95_ms", "calls": "calls"}[sort]
     rows = sorted(snap.get("queries", []), key=lambda r: r[key], reverse=True)[:top]
+    if as_json:
+        _echo_json({"window": read.window_data(), "queries": rows})
+        return
     if not rows:
-        click.echo("turbina: no queries recorded yet")
+        click.echo(read.empty("queries recorded"))
         return
     headers = [
         "engine",
@@ -239,7 +294,7 @@ def queries_command(top: int, sort: str, plans: bool, wide: bool, source: Path |
         for number, r in enumerate(rows, start=1):
             shape = str(r.get("fingerprint", ""))
             click.echo(f"{number}. {compact(shape)}")
-            for line in _plan_lines(r.get("plan"), shape):
+            for line in _plan_lines(r.get("plan"), shape, stored=read.reading is not None):
                 click.echo(line)
     slow = snap.get("slow_total", 0)
     if slow:
@@ -259,23 +314,53 @@ def queries_command(top: int, sort: str, plans: bool, wide: bool, source: Path |
     help="Rows to show.",
 )
 @_wide_option
+@_window_option
+@_json_option
 @_from_option
-def slow_command(top: int, wide: bool, source: Path | None) -> None:
+def slow_command(top: int, wide: bool, window: str, as_json: bool, source: Path | None) -> None:
     """Statements slow relative to the app (share of DB time, mean over many calls, a full
-    scan feeding a sort), with their plans."""
-    snap = _snapshot(source, "slow", explain=True)
+    scan feeding a sort) with their plans, then the slow log (single runs over
+    TURBINA_SLOW_QUERY_MS)."""
+    read = _source(source, "slow", window)
+    snap = read.snapshot
     rules = SlowRules.from_dict(snap.get("slow_rules"))
     queries = snap.get("queries", [])
     total = snap.get("db_total_ms")
     flagged = slow_statements(queries, rules, total if _is_number(total) else None)[:top]
+    logged = [e for e in snap.get("slow_log", []) if isinstance(e, dict)][:top]
+    if as_json:
+        _echo_json(
+            {
+                "window": read.window_data(),
+                "rules": rules.to_dict(),
+                "flagged": [
+                    dict(s.row, share=round(s.share, 4), why=list(s.reasons)) for s in flagged
+                ],
+                "slow": logged,
+            }
+        )
+        return
     rule_text = (
         f"share >= {rules.share:.0%} of DB time, mean >= {rules.mean_ms:g} ms over "
         f">= {rules.min_calls} calls, or a full scan feeding a sort"
     )
-    if not flagged:
-        suffix = "" if queries else " (no queries recorded yet)"
-        click.echo(f"turbina: no statement is slow relative to the app ({rule_text}){suffix}")
+    if not flagged and not logged:
+        if not queries:
+            click.echo(read.empty("queries recorded"))
+            return
+        click.echo(f"turbina: no statement is slow relative to the app ({rule_text})")
         return
+    if flagged:
+        _print_flagged(flagged, wide, rule_text, stored=read.reading is not None)
+    else:
+        click.echo(f"turbina: no statement is slow relative to the app ({rule_text})")
+    if logged:
+        _print_slow_log(logged, snap, wide)
+
+
+def _print_flagged(
+    flagged: list[SlowStatement], wide: bool, rule_text: str, *, stored: bool
+) -> None:
     headers = ["engine", "calls", "total_ms", "share", "mean_ms", "p95_ms", "why", "fingerprint"]
     cells = [
         [
@@ -295,8 +380,26 @@ def slow_command(top: int, wide: bool, source: Path | None) -> None:
     for number, s in enumerate(flagged, start=1):
         shape = str(s.row.get("fingerprint", ""))
         click.echo(f"{number}. {compact(shape)}")
-        for line in _plan_lines(s.row.get("plan"), shape):
+        for line in _plan_lines(s.row.get("plan"), shape, stored=stored):
             click.echo(line)
+
+
+def _print_slow_log(logged: list[dict[str, Any]], snap: dict[str, Any], wide: bool) -> None:
+    threshold = snap.get("slow_query_ms")
+    total = snap.get("slow_total", len(logged))
+    click.echo(f"\nslow log (runs over {threshold} ms; newest {len(logged)} of {total}):")
+    headers = ["at", "engine", "duration_ms", "endpoint", "sql"]
+    cells = [
+        [
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(e.get("at") or 0))),
+            e.get("engine"),
+            e.get("duration_ms"),
+            e.get("endpoint"),
+            str(e.get("sql", "")),
+        ]
+        for e in logged
+    ]
+    click.echo(table(headers, _fitted(headers, cells, len(headers) - 1, wide)))
 
 
 # --- nplusone --------------------------------------------------------------------------------
@@ -304,13 +407,18 @@ def slow_command(top: int, wide: bool, source: Path | None) -> None:
 
 @click.command("nplusone", cls=TurbinaCommand)
 @_wide_option
+@_window_option
+@_json_option
 @_from_option
-def nplusone_command(wide: bool, source: Path | None) -> None:
+def nplusone_command(wide: bool, window: str, as_json: bool, source: Path | None) -> None:
     """N+1 findings across requests: where they run, the query to change, the code to paste."""
-    snap = _snapshot(source, "nplusone")
-    rows = snap.get("findings", [])
+    read = _source(source, "nplusone", window)
+    rows = read.snapshot.get("findings", [])
+    if as_json:
+        _echo_json({"window": read.window_data(), "findings": rows})
+        return
     if not rows:
-        click.echo("turbina: no N+1 findings")
+        click.echo(read.empty("N+1 findings"))
         return
     headers = ["requests", "max_loads", "kind", "subject", "endpoint"]
     cells = [

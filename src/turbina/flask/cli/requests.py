@@ -9,6 +9,7 @@ request per url rule over ``--window``. ``store_reading`` is the read the other 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -19,7 +20,7 @@ from turbina.flask.state import TurbinaState
 from turbina.monitor import api
 from turbina.store.model import WINDOW_HELP, Reading, parse_window
 
-__all__ = ["requests_command", "store_reading"]
+__all__ = ["empty_store_line", "requests_command", "store_reading"]
 
 
 def store_reading(state: TurbinaState, window: str, command: str) -> Reading:
@@ -32,6 +33,8 @@ def store_reading(state: TurbinaState, window: str, command: str) -> Reading:
             "set TURBINA_MONITOR=true (and TURBINA_ENABLED=true)",
         )
     since = parse_window(window)
+    if monitor.used_here():
+        monitor.flush()  # this process served requests or used the cache: its numbers count
     try:
         return monitor.store.read(since)
     except Exception as exc:
@@ -40,6 +43,15 @@ def store_reading(state: TurbinaState, window: str, command: str) -> Reading:
             f"cannot read the {monitor.store.describe()}: {exc.__class__.__name__}: {first}",
             "check that the store is up and TURBINA_STORE / TURBINA_REDIS_URL name it",
         ) from None
+
+
+def empty_store_line(what: str, window: str, state: TurbinaState, also: str = "") -> str:
+    """The one line a command prints when the store has nothing for it, and how to fill it."""
+    return (
+        f"turbina: no {what} in the store in the last {window} (the app's workers flush "
+        f"every {state.settings.flush_interval_s:g} s: serve some requests, widen --window"
+        f"{also})"
+    )
 
 
 @click.command("requests", cls=TurbinaCommand)
@@ -54,7 +66,8 @@ def store_reading(state: TurbinaState, window: str, command: str) -> Reading:
 @click.option("--top", default=30, show_default=True, type=click.IntRange(min=1), help="Rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON API's `endpoints` data.")
 def requests_command(window: str, sort: str, top: int, as_json: bool) -> None:
-    """Endpoints of the running app: calls, p50/p95/p99, errors, DB share, queries/request."""
+    """Endpoints of the running app: calls, p50/p95/p99, errors, DB share, queries/request,
+    cache hit rate, Apdex."""
     _app, state = require_state("requests")
     reading = store_reading(state, window, "requests")
     data = api.endpoints(reading, sort=sort, top=top)
@@ -63,7 +76,7 @@ def requests_command(window: str, sort: str, top: int, as_json: bool) -> None:
         return
     rows = data["endpoints"]
     if not rows:
-        click.echo(f"turbina: no requests recorded in the last {window}")
+        click.echo(empty_store_line("requests recorded", window, state))
         return
     click.echo(
         table(
@@ -77,6 +90,7 @@ def requests_command(window: str, sort: str, top: int, as_json: bool) -> None:
                 "errors",
                 "db_share",
                 "queries/req",
+                "cache_hit",
                 "apdex",
             ],
             [
@@ -90,9 +104,17 @@ def requests_command(window: str, sort: str, top: int, as_json: bool) -> None:
                     f"{100 * r['error_rate']:.1f}%",
                     f"{100 * r['db_share']:.1f}%",
                     r["queries_per_request"],
+                    _cache_cell(r),
                     r["apdex"],
                 ]
                 for r in rows
             ],
         )
     )
+
+
+def _cache_cell(row: dict[str, Any]) -> str | None:
+    """The endpoint's cache hit rate, or ``None`` (``-``) when it looked nothing up."""
+    if not row["cache_hits"] + row["cache_misses"]:
+        return None
+    return f"{100 * row['cache_hit_rate']:.1f}%"

@@ -5,7 +5,10 @@ how to open it unless ``TURBINA_DASHBOARD_AUTH(request)`` returns true. Pages ar
 filled by ``dashboard.js`` from the JSON routes with ``textContent`` only (never HTML), so a
 ``<script>`` in an endpoint or a statement stays text; the server-rendered parts are Jinja
 autoescaped. Every answer carries a strict CSP (``default-src 'self'``, no inline script) and
-``Cache-Control: no-store``.
+``Cache-Control: no-store`` (the built, fingerprinted assets: a year, ``immutable``).
+
+Actions that do something are POSTs carrying the session's CSRF token: invalidating a cache
+context, and planning a recorded SELECT (``EXPLAIN`` on demand, ``dashboard.explain``).
 """
 
 from __future__ import annotations
@@ -36,9 +39,13 @@ from werkzeug.utils import import_string
 
 from turbina.config import Settings
 from turbina.errors import TurbinaError
-from turbina.flask.dashboard import panels
+from turbina.flask.dashboard import compare, panels
+from turbina.flask.dashboard.assets import DashboardAssets
+from turbina.flask.dashboard.explain import ExplainRefused, explain_fingerprint
+from turbina.flask.dashboard.indexes import app_engines, indexes_panel
 from turbina.flask.state import TurbinaState, get_state
-from turbina.store.model import Reading
+from turbina.monitor import api
+from turbina.store.model import QUERIES, Reading
 
 __all__ = ["BLUEPRINT_NAME", "CSP", "install", "make_blueprint"]
 
@@ -102,6 +109,12 @@ def csrf_token() -> str | None:
     return _serializer().dumps(raw)
 
 
+def request_csrf_token() -> str | None:
+    """The token a POST carries: the form's ``csrf_token`` field or an ``X-CSRF-Token``
+    header (for ``fetch``)."""
+    return request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+
+
 def csrf_valid(token: str | None) -> bool:
     """Whether ``token`` signs this session's secret and is younger than ``CSRF_MAX_AGE_S``."""
     raw = session.get(_CSRF_SESSION_KEY)
@@ -149,6 +162,58 @@ def _reading() -> tuple[Any, Reading, frozenset[str]]:
     return monitor.store, kept, dropped
 
 
+def _store() -> Any:
+    monitor = _state().monitor
+    if monitor is None:
+        abort(503, description="the request monitor is off (set TURBINA_MONITOR=true)")
+    return monitor.store
+
+
+def _spans() -> tuple[compare.Span, compare.Span]:
+    """The two windows of a comparison: ``before=A/B&after=C/D`` (ISO times), or
+    ``span=5m|1h|24h`` (the last span against the one before it, the default 1h)."""
+    before, after = request.args.get("before"), request.args.get("after")
+    try:
+        if before or after:
+            if not (before and after):
+                raise TurbinaError("pass both before and after", compare.RANGE_HELP)
+            return compare.parse_span(before, "before"), compare.parse_span(after, "after")
+    except TurbinaError as exc:
+        abort(400, description=str(exc))
+    name = request.args.get("span", "1h")
+    if name not in panels.WINDOWS:
+        abort(400, description=f"span must be one of {', '.join(panels.WINDOWS)}")
+    return compare.preset(panels.WINDOWS[name])
+
+
+def _engine_for(label: str) -> Any:
+    """The engine the store's label ``label`` names in this process."""
+    state = _state()
+    recorders = getattr(state.queries, "recorders", {}) if state.queries is not None else {}
+    recorder = recorders.get(label)
+    if recorder is not None:
+        return recorder.engine
+    for engine in app_engines(current_app).values():
+        if label == (engine.url.database or engine.dialect.name):
+            return engine
+    abort(404, description="that statement's database is not attached to this app")
+
+
+def _known_fingerprint(label: str, text: str) -> str:
+    """``text`` if the store recorded it for ``label`` in the last 24 h, else a 404: only
+    statements the app ran can be planned, never SQL typed into a form."""
+    store = _store()
+    try:
+        reading = store.read(time.time() - panels.WINDOWS["24h"], kinds=(QUERIES,), events=())
+    except Exception:
+        log.exception("turbina: the dashboard cannot read the %s", store.describe())
+        abort(503, description="the store cannot be read (see the server log)")
+    for _label, info, _fields in reading.of_kind(QUERIES):
+        if info.get("engine") == label and info.get("fingerprint") == text:
+            return text
+    abort(404, description="no such statement recorded in the last 24 h")
+
+
 def make_blueprint(settings: Settings) -> Blueprint:
     """The dashboard blueprint for ``settings`` (prefix, auth, refresh interval)."""
     auth = resolve_auth(settings.dashboard_auth)
@@ -185,12 +250,37 @@ def make_blueprint(settings: Settings) -> Blueprint:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
-        if request.endpoint != f"{BLUEPRINT_NAME}.static":
+        if request.endpoint not in (f"{BLUEPRINT_NAME}.static", f"{BLUEPRINT_NAME}.asset"):
             response.headers["Cache-Control"] = "no-store"
         return response
 
+    built: dict[str, DashboardAssets] = {}  # instance folder -> its build (one per app)
+
+    def assets() -> DashboardAssets:
+        found = built.get(current_app.instance_path)
+        if found is None:
+            found = built.setdefault(
+                current_app.instance_path, DashboardAssets(current_app.instance_path)
+            )
+        return found
+
+    def asset_url(name: str) -> str:
+        file = assets().url_name(name)
+        if file is None:
+            return url_for(f"{BLUEPRINT_NAME}.static", filename=name)
+        return url_for(f"{BLUEPRINT_NAME}.asset", filename=file)
+
+    @bp.context_processor
+    def template_helpers() -> dict[str, Any]:
+        return {"asset_url": asset_url}
+
+    @bp.get("/assets/<path:filename>")
+    def asset(filename: str) -> Response:
+        return assets().serve(filename)
+
     @bp.errorhandler(400)
     @bp.errorhandler(404)
+    @bp.errorhandler(429)
     @bp.errorhandler(503)
     def error(exc: Any) -> tuple[Any, int]:
         code = int(getattr(exc, "code", 500) or 500)
@@ -231,7 +321,24 @@ def make_blueprint(settings: Settings) -> Blueprint:
 
     @bp.get("/queries")
     def queries() -> str:
-        return page("queries.html", title="Queries", nav="queries")
+        return page("queries.html", title="Queries", nav="queries", token=csrf_token())
+
+    @bp.get("/indexes")
+    def indexes() -> str:
+        return page("indexes.html", title="Indexes", nav="indexes", data=indexes_panel(current_app))
+
+    @bp.get("/compare")
+    def compare_page() -> str:
+        _spans()  # bad windows answer 400 here already, not only in the page's JSON
+        return page(
+            "compare.html",
+            title="Compare",
+            nav="compare",
+            page_name="compare",
+            span=request.args.get("span", "1h"),
+            before=request.args.get("before", ""),
+            after=request.args.get("after", ""),
+        )
 
     @bp.get("/cache")
     def cache() -> str:
@@ -250,8 +357,6 @@ def make_blueprint(settings: Settings) -> Blueprint:
 
     @bp.get("/api/endpoints")
     def endpoints_json() -> Response:
-        from turbina.monitor import api
-
         _store, reading, _dropped = _reading()
         return jsonify(api.endpoints(reading))
 
@@ -273,6 +378,44 @@ def make_blueprint(settings: Settings) -> Blueprint:
     def cache_json() -> Response:
         _store, reading, _dropped = _reading()
         return jsonify(panels.cache_panel(reading, _state().settings))
+
+    @bp.get("/api/indexes")
+    def indexes_json() -> Response:
+        return jsonify(indexes_panel(current_app))
+
+    @bp.get("/api/compare")
+    def compare_json() -> Response:
+        before, after = _spans()
+        try:
+            data = compare.compare(_store(), before, after, settings.dashboard_prefix)
+        except TurbinaError as exc:
+            abort(400, description=str(exc))
+        return jsonify(data)
+
+    def planned() -> dict[str, Any]:
+        """The plan a POST asks for (CSRF-checked), or an abort with the reason."""
+        if not csrf_valid(request_csrf_token()):
+            abort(
+                400,
+                description="the form's CSRF token is missing, expired or not this "
+                "session's: open the Queries page again",
+            )
+        label = request.form.get("engine", "")
+        text = _known_fingerprint(label, request.form.get("fingerprint", ""))
+        try:
+            return explain_fingerprint(_engine_for(label), text)
+        except ExplainRefused as exc:
+            abort(exc.status, description=str(exc))
+        except TurbinaError as exc:
+            abort(400, description=str(exc))
+
+    @bp.post("/queries/explain")
+    def explain() -> str:
+        return page("explain.html", title="Plan", nav="queries", plan=planned())
+
+    @bp.post("/api/explain")
+    def explain_json() -> Response:
+        return jsonify(planned())
 
     @bp.get("/cache/invalidate")
     def confirm_invalidate() -> str:

@@ -22,6 +22,7 @@ from fretes.domain.faturamento import FiltrosFaturamento, LinhaFatura, Relatorio
 from fretes.domain.fretes import FiltrosFretes, LinhaFrete
 from fretes.domain.monitoramento import (
     AgendamentoResumo,
+    BadgesEntregas,
     EntregaExport,
     ExtrasLinha,
     FiltrosEntregas,
@@ -62,7 +63,6 @@ def linha_naive(entrega: EntregaMonitorada, hoje: date) -> LinhaEntrega:
 
 def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
     """The monitoring list: a COUNT, the page, one COUNT per badge, three lazy loads per row."""
-    e = EntregaMonitorada
     per_page = monitoramento_page.PER_PAGE
     total = db.session.execute(monitoramento_page.contagem(filtros, forcado)).scalar_one()
     rows = (
@@ -74,16 +74,23 @@ def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntre
         .scalars()
         .all()
     )
+    badges = contar_badges(filtros, forcado).contagens
+    linhas = [linha_naive(entrega, filtros.hoje) for entrega in rows]
+    return ListaEntregas(Page(linhas, filtros.page, per_page, total), badges, filtros.status)
+
+
+def contar_badges(filtros: FiltrosEntregas, forcado: str | None) -> BadgesEntregas:
+    """The badge counters: one COUNT per badge."""
+    e = EntregaMonitorada
     base = monitoramento_page.base_conditions(filtros, forcado)
-    badges: dict[str, int] = {}
+    contagens: dict[str, int] = {}
     for badge in monitoramento_page.BADGES:
         cond = monitoramento_page.status_condition(badge, filtros.hoje)
         assert cond is not None  # every badge is a real status mode
-        badges[badge] = db.session.execute(
+        contagens[badge] = db.session.execute(
             sa.select(sa.func.count()).select_from(e).where(*base, cond)
         ).scalar_one()
-    linhas = [linha_naive(entrega, filtros.hoje) for entrega in rows]
-    return ListaEntregas(Page(linhas, filtros.page, per_page, total), badges, filtros.status)
+    return BadgesEntregas(contagens)
 
 
 def contar_exportacao(filtros: FiltrosEntregas, forcado: str | None) -> int:

@@ -9,7 +9,12 @@ from typing import Protocol
 from fretes.domain.embarques import DashboardEmbarques
 from fretes.domain.faturamento import FiltrosFaturamento, RelatorioFaturamento
 from fretes.domain.fretes import FiltrosFretes, LinhaFrete
-from fretes.domain.monitoramento import EntregaExport, FiltrosEntregas, ListaEntregas
+from fretes.domain.monitoramento import (
+    BadgesEntregas,
+    EntregaExport,
+    FiltrosEntregas,
+    ListaEntregas,
+)
 from fretes.domain.paging import Page
 from fretes.domain.pedidos import FiltrosPedidos, StatusPedidos
 
@@ -20,6 +25,10 @@ class PageAccess(Protocol):
 
     def listar_entregas(self, filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
         """GET /monitoramento/listar."""
+        ...
+
+    def contar_badges(self, filtros: FiltrosEntregas, forcado: str | None) -> BadgesEntregas:
+        """GET /monitoramento/badges: the list's badge counters (base filters, no status)."""
         ...
 
     def contar_exportacao(self, filtros: FiltrosEntregas, forcado: str | None) -> int:

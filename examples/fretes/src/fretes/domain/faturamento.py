@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -156,6 +156,45 @@ def relatorio(
 
 
 RESULT_TYPES = (RelatorioFaturamento, TotalCliente, LinhaFatura)
+
+# --- the per-client chart (GET /faturamento/grafico) ---------------------------------
+
+# Bars of the chart: the report's top clients by total (the table below it lists them all).
+GRAFICO_CLIENTES = 12
+
+
+def filtros_do_grafico(filtros: FiltrosFaturamento) -> FiltrosFaturamento:
+    """The chart ignores the invoice page: every page of one report shares the first page's
+    (cached) report."""
+    return replace(filtros, page=1)
+
+
+def grafico_clientes(dados: RelatorioFaturamento, limite: int = GRAFICO_CLIENTES) -> dict[str, Any]:
+    """The Chart.js config (JSON-ready) of the report's top ``limite`` clients: horizontal
+    bars of their totals. Values are exact decimal strings, as everywhere in the JSON (Chart.js
+    parses numeric strings)."""
+    top = dados.clientes[:limite]
+    return {
+        "type": "bar",
+        "data": {
+            "labels": [c.nome_cliente or c.cnpj_cliente or "—" for c in top],
+            "datasets": [
+                {
+                    "label": "Total faturado (R$)",
+                    "data": [str(c.valor_total) for c in top],
+                    "backgroundColor": "#1f5f99",
+                }
+            ],
+        },
+        "options": {
+            "indexAxis": "y",
+            "responsive": True,
+            "maintainAspectRatio": False,
+            "animation": False,
+            "plugins": {"legend": {"display": False}},
+        },
+    }
+
 
 # --- import ----------------------------------------------------------------------------
 

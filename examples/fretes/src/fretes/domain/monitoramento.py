@@ -5,7 +5,7 @@ status modes as SQL conditions, the row types and the row builders both data acc
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -210,6 +210,20 @@ class LinhaEntrega:
 
 
 @dataclass
+class BadgesEntregas:
+    """The badge counters of the list (GET /monitoramento/badges, a fragment of the list page):
+    badge -> matching entregas under the base filters (the status mode does not apply)."""
+
+    contagens: dict[str, int]
+
+
+def filtros_dos_badges(filtros: FiltrosEntregas) -> FiltrosEntregas:
+    """``filtros`` without what the counters ignore (the status mode, the page), so that every
+    page and status of one list shares one cached count."""
+    return replace(filtros, status="todas", page=1)
+
+
+@dataclass
 class ListaEntregas:
     """What /monitoramento/listar shows: a page of rows, the total and the badge counters."""
 
@@ -252,7 +266,7 @@ def linha(entrega: EntregaMonitorada, extras: ExtrasLinha, hoje: date) -> LinhaE
 
 
 # Every dataclass a cached ListaEntregas holds.
-RESULT_TYPES = (ListaEntregas, LinhaEntrega, AgendamentoResumo)
+RESULT_TYPES = (ListaEntregas, LinhaEntrega, AgendamentoResumo, BadgesEntregas)
 
 # --- export ----------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """GET /faturamento/relatorio — invoiced totals per client over the last N days plus a page
-of the invoices; POST /faturamento/importar — import a batch of rows (back office).
+of the invoices; GET /faturamento/grafico — the per-client chart of the same report (a
+Chart.js config the page draws when the chart comes into view); POST /faturamento/importar —
+import a batch of rows (back office).
 
 The import body is a JSON list of objects (or a form field ``linhas`` holding that JSON
 text), at most ``MAX_BATCH`` rows, upserted by numero_nf in one transaction: any bad row
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 from flask_login import login_required
 
 from fretes.access import writes
@@ -30,7 +32,28 @@ def relatorio() -> Any:
     filtros = page.parse_filtros(request.args)
     forcado = vendedor_forcado()
     data = access_for_request().relatorio_faturamento(filtros, forcado)
-    return respond("faturamento/relatorio.html", data, filtros=filtros, is_admin=forcado is None)
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("page", "format")}
+    return respond(
+        "faturamento/relatorio.html",
+        data,
+        filtros=filtros,
+        is_admin=forcado is None,
+        grafico_src=url_for("faturamento.grafico", **args),
+        grafico=page.grafico_clientes,
+        com_grafico=True,
+        com_partes_lazy=True,
+    )
+
+
+@bp.get("/grafico")
+@login_required
+def grafico() -> Any:
+    """The report's per-client chart as a Chart.js config (JSON), for the same filters as the
+    report: what the report page draws with turbina-lazy.js when the chart comes into view. A
+    vendedor sees only their own clients, as on the report."""
+    filtros = page.filtros_do_grafico(page.parse_filtros(request.args))
+    data = access_for_request().relatorio_faturamento(filtros, vendedor_forcado())
+    return jsonify(page.grafico_clientes(data))
 
 
 @bp.post("/importar")

@@ -1,5 +1,6 @@
-"""/monitoramento: the list of entregas, its export (XLSX or CSV), and the writes on one
-entrega (log, evento, comentario or reply, agendamento, mark delivered).
+"""/monitoramento: the list of entregas, its badge counters (a fragment the list loads when
+seen), its export (XLSX or CSV), and the writes on one entrega (log, evento, comentario or
+reply, agendamento, mark delivered).
 
 A write accepts a form post (redirects back) or a JSON object body (answers JSON with the
 new id: 201 for a created row, 200 for ``entregar``). A vendedor writes only to their own
@@ -48,17 +49,40 @@ def listar() -> Any:
         data,
         filtros=filtros,
         export_url=export_url,
+        badge_url=badge_url,
+        badges_src=url_for("monitoramento.badges", **_filter_args()),
+        com_partes_lazy=True,
         status_modes=page.STATUS_MODES,
         is_admin=forcado is None,
     )
 
 
+@bp.get("/badges")
+@login_required
+def badges() -> Any:
+    """The list's badge counters as an HTML fragment (or ``?format=json``), for the same
+    filters as the list: what the list page loads with turbina-lazy.js when it comes into
+    view. A vendedor counts only their own entregas, as on the list."""
+    filtros = page.parse_filtros(request.args)
+    data = access_for_request().contar_badges(page.filtros_dos_badges(filtros), vendedor_forcado())
+    return respond("monitoramento/_badges.html", data, ativo=filtros.status, badge_url=badge_url)
+
+
+def _filter_args(*dropped: str) -> dict[str, Any]:
+    """The current filters (page, format and ``dropped`` left out)."""
+    skip = {"page", "format", "formato", *dropped}
+    return {k: v for k, v in request.args.items() if k not in skip}
+
+
 def export_url(formato: str) -> str:
     """The export link for the current filters (page and format dropped)."""
-    args: dict[str, Any] = {
-        k: v for k, v in request.args.items() if k not in ("page", "format", "formato")
-    }
-    return url_for("monitoramento.exportar", formato=formato, **args)
+    return url_for("monitoramento.exportar", formato=formato, **_filter_args())
+
+
+def badge_url(status: str) -> str:
+    """The list for the current filters in status mode ``status`` (back on page 1); the
+    badges fragment links to the list, not to itself."""
+    return url_for("monitoramento.listar", **_filter_args("status"), status=status)
 
 
 @bp.get("/exportar")

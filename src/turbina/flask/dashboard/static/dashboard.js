@@ -1,10 +1,11 @@
 /* Turbina dashboard: fills each page from its JSON API and refreshes it every few seconds
  * (paused while the tab is hidden). No dependencies. Every value from the server goes into
  * the page with textContent, never innerHTML, so an endpoint or a statement holding
- * "<script>" stays text. */
+ * "<script>" stays text. Loaded async: it starts once the document is parsed. */
 (function () {
   "use strict";
 
+  function start() {
   var body = document.body;
   var API = body.dataset.api;
   var BASE = body.dataset.base;
@@ -216,6 +217,33 @@
     if (!items.length) list.appendChild(el("li", "nothing recorded in this window", "empty"));
   }
 
+  /* A POST form asking for a SELECT's plan, carrying the session's CSRF token. */
+  function planForm(q, token) {
+    if (!token || !/^\s*(select|with)\b/i.test(q.fingerprint)) return "";
+    var form = el("form", null, "plan-form");
+    form.method = "post";
+    form.action = BASE + "queries/explain";
+    [["csrf_token", token], ["engine", q.engine], ["fingerprint", q.fingerprint]].forEach(function (pair) {
+      var input = el("input");
+      input.type = "hidden";
+      input.name = pair[0];
+      input.value = pair[1];
+      form.appendChild(input);
+    });
+    var button = el("button", "Plan");
+    button.type = "submit";
+    form.appendChild(button);
+    return form;
+  }
+
+  function ratio(value) {
+    return value === null || value === undefined ? "–" : value.toFixed(2) + "×";
+  }
+
+  function side(row, key, unit) {
+    return row ? fmt(row[key], unit) : "–";
+  }
+
   var renderers = {
     overview: function (data) {
       document.querySelectorAll("[data-tile]").forEach(function (node) {
@@ -276,13 +304,30 @@
       keepOpen(list, function (item) { return item.f ? findingItem(item.f) : slowItem(item.s); }, items);
     },
     queries: function (data) {
-      fill(document.querySelector("#queries tbody"), data.queries, function (q) {
+      var table = document.getElementById("queries");
+      var token = table.dataset.csrf;
+      fill(table.querySelector("tbody"), data.queries, function (q) {
         var sql = el("code", q.fingerprint, "sql");
-        return [fmt(q.share, "%"), fmt(q.total_ms), q.calls, fmt(q.mean_ms), fmt(q.p95_ms), q.engine, sql];
+        return [fmt(q.share, "%"), fmt(q.total_ms), q.calls, fmt(q.mean_ms), fmt(q.p95_ms), q.engine, sql, planForm(q, token)];
       });
       keepOpen(document.getElementById("findings"), findingItem, data.findings);
       fill(document.querySelector("#slow tbody"), data.slow, function (s) {
         return [time(s.at), fmt(s.duration_ms), s.endpoint, s.callsite, el("code", s.sql, "sql")];
+      });
+    },
+    compare: function (data) {
+      document.getElementById("compare-windows").textContent =
+        "before: " + new Date(data.before.since * 1000).toISOString() + " – " + new Date(data.before.until * 1000).toISOString() +
+        "; after: " + new Date(data.after.since * 1000).toISOString() + " – " + new Date(data.after.until * 1000).toISOString();
+      fill(document.querySelector("#compare tbody"), data.endpoints, function (r) {
+        var a = r.before, b = r.after;
+        return [
+          r.endpoint, r.method,
+          side(a, "calls"), side(b, "calls"), ratio(r.ratio.per_minute),
+          side(a, "p50_ms"), side(b, "p50_ms"), ratio(r.ratio.p50_ms),
+          side(a, "p95_ms"), side(b, "p95_ms"), ratio(r.ratio.p95_ms),
+          side(a, "db_share", "%"), side(b, "db_share", "%"), ratio(r.ratio.db_share),
+        ];
       });
     },
     cache: function (data) {
@@ -309,6 +354,7 @@
       return API + "queries" + query({ sort: pressed ? pressed.dataset.sort : "total" });
     },
     cache: function () { return API + "cache" + query({}); },
+    compare: function () { return API + "compare" + window.location.search; },
   };
 
   var status = document.getElementById("status");
@@ -323,6 +369,7 @@
       .then(function (data) {
         renderers[page](data);
         refreshes += 1;
+        if (refreshes === 1) body.dataset.filledMs = String(performance.now()); /* for the bench */
         body.dataset.refreshes = String(refreshes);
         status.textContent = "updated " + new Date().toLocaleTimeString();
         status.className = "";
@@ -376,4 +423,8 @@
 
   refresh();
   schedule();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
