@@ -8,6 +8,7 @@ PostgreSQL database and its own Redis key prefix, and cleans them up.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.serving import make_server
 
 PG_ADMIN_URL = os.environ.get(
     "TURBINA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -159,3 +161,27 @@ def browser() -> Iterator[Any]:
         )
         yield launched
         launched.close()
+
+
+# --- a live server (the Chromium tests) ---------------------------------------------------
+
+
+class LiveServer:
+    """A real threaded WSGI server on 127.0.0.1 and a free port, in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Callable[[Any], LiveServer]:
+    """``live_server(app)``: ``app`` served for real (``.url``); the caller ``close()``s it."""
+    return LiveServer

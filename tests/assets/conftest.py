@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from .siteapp import copy_site, create_site_app
 
@@ -51,27 +49,12 @@ def make_app(site: Path) -> Callable[..., Flask]:
     return make
 
 
-class LiveServer:
-    """A real threaded WSGI server on 127.0.0.1 and a free port, in a daemon thread."""
-
-    def __init__(self, app: Flask) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
-def serve() -> Iterator[Callable[[Flask], LiveServer]]:
-    started: list[LiveServer] = []
+def serve(live_server: Callable[[Flask], Any]) -> Iterator[Callable[[Flask], Any]]:
+    started: list[Any] = []
 
-    def start(app: Flask) -> LiveServer:
-        started.append(LiveServer(app))
+    def start(app: Flask) -> Any:
+        started.append(live_server(app))
         return started[-1]
 
     yield start

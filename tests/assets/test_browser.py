@@ -18,8 +18,6 @@ from flask import Flask
 import turbina
 from turbina.assets.minify import minify_js
 
-from .conftest import LiveServer
-
 pytestmark = pytest.mark.slow
 WAIT_MS = 10_000  # an upper bound for each wait, not a measured time
 
@@ -52,7 +50,7 @@ class Visit:
 def site_url(
     request: pytest.FixtureRequest,
     make_app: Callable[..., Flask],
-    serve: Callable[[Flask], LiveServer],
+    serve: Callable[[Flask], Any],
 ) -> str:
     if request.param == "built":
         turbina.get_state(make_app()).assets.build()  # type: ignore[union-attr]

@@ -9,7 +9,6 @@ or Playwright is absent, and fail when ``CI`` or ``TURBINA_REQUIRE_SERVICES`` is
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from .site import create_app, workload
 
@@ -45,24 +43,9 @@ def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
 
 
-class LiveServer:
-    """A real threaded WSGI server on 127.0.0.1 and a free port, in a daemon thread."""
-
-    def __init__(self, app: Flask) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
-def live(app: Flask) -> Iterator[LiveServer]:
-    server = LiveServer(app)
+def live(app: Flask, live_server: Callable[[Flask], Any]) -> Iterator[Any]:
+    server = live_server(app)
     yield server
     server.close()
 
@@ -99,7 +82,7 @@ class Visit:
 
 
 @pytest.fixture
-def visit(browser: Any, live: LiveServer, app: Flask) -> Iterator[Callable[[], Visit]]:
+def visit(browser: Any, live: Any, app: Flask) -> Iterator[Callable[[], Visit]]:
     workload(app)
     opened: list[Visit] = []
 

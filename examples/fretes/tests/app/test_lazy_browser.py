@@ -7,39 +7,22 @@ then, once, from its fingerprinted bundle), and no request leaves 127.0.0.1.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from fretes_testing import ATE, FATURAMENTO, LISTAR
-from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.slow
 WAIT_MS = 15_000  # an upper bound for each wait, not a measured time
 PASSWORD = "senha"  # every known user's (conftest)
 
 
-class LiveServer:
-    """``app`` on a real threaded server on 127.0.0.1 and a free port, in a daemon thread."""
-
-    def __init__(self, app: Flask) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def live(known_app: Flask) -> Iterator[LiveServer]:
-    server = LiveServer(known_app)
+def live(known_app: Flask, live_server: Callable[[Flask], Any]) -> Iterator[Any]:
+    server = live_server(known_app)
     yield server
     server.close()
 
@@ -71,7 +54,7 @@ class Visit:
 
 
 @pytest.fixture
-def visit(browser: Any, live: LiveServer) -> Iterator[Any]:
+def visit(browser: Any, live: Any) -> Iterator[Any]:
     opened: list[Visit] = []
 
     def open_visit(username: str = "admin", height: int = 800) -> Visit:
