@@ -5,7 +5,6 @@ with every other command's.)"""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,9 +12,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.cli import FlaskGroup
 
-SEPARATE_STDERR = (
-    {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner).parameters else {}
-)
+from click_compat import SEPARATE_STDERR
 
 
 def run(app: Flask, *args: str) -> tuple[int, str, str]:

@@ -8,7 +8,6 @@ A command that reads a file or a URL works with no Flask app at all.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 import turbina
+from click_compat import SEPARATE_STDERR
 from turbina.flask.cli import main, turbina_group
 from turbina.queries.nplusone import LAZY_LOAD, Finding
 
@@ -59,12 +59,6 @@ APP_CONFIG: dict[str, dict[str, Any] | None] = {
     },
 }
 BROKEN_SOURCE = "import turbina_tests_no_such_module  # noqa: F401\n"
-
-# click < 8.2 mixes stderr into stdout unless asked not to; 8.2 always keeps them apart and
-# removed the argument. The oldest supported click is 8.1.3 (make compat).
-SEPARATE_STDERR: dict[str, Any] = (
-    {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner).parameters else {}
-)
 
 
 def _app_source(config: dict[str, Any] | None) -> str:

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from click_compat import SEPARATE_STDERR
 from turbina.errors import TurbinaError
 from turbina.flask.cli import turbina_group
 from turbina.indexes.generic import bindings, from_fingerprints, numbered, placeholder_count
@@ -69,7 +70,9 @@ def busy_app(instance: Path, **config: Any) -> Flask:
 
 
 def advise(app: Flask, *args: str) -> Any:
-    return app.test_cli_runner().invoke(turbina_group, ["indexes", "advise", *args])
+    return app.test_cli_runner(**SEPARATE_STDERR).invoke(
+        turbina_group, ["indexes", "advise", *args]
+    )
 
 
 def test_advise_takes_the_stores_workload_and_saves_its_report(tmp_path: Path) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
+from click_compat import SEPARATE_STDERR
 from turbina import Turbina
 from turbina.flask.cli import turbina_group
 from turbina.flask.extension import get_state
@@ -164,9 +163,7 @@ def test_cli_nplusone_table_and_snapshot(app: Flask, tmp_path: Path) -> None:
 
 
 def test_cli_empty_and_bad_snapshot(app: Flask, tmp_path: Path) -> None:
-    # click < 8.2 mixes stderr into the output unless told not to (8.2 removed the option).
-    separate = "mix_stderr" in inspect.signature(CliRunner).parameters
-    runner = app.test_cli_runner(**({"mix_stderr": False} if separate else {}))
+    runner = app.test_cli_runner(**SEPARATE_STDERR)
     empty = runner.invoke(args=["turbina", "queries"]).output
     assert empty.startswith("turbina: no queries recorded in the store in the last 5m (")
     bad = tmp_path / "bad.json"
