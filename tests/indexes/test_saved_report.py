@@ -43,7 +43,11 @@ ROWS = 3000
 
 
 def busy_app(instance: Path, **config: Any) -> Flask:
-    """The dashboard's test app with enough posts that an index on post.author_id pays."""
+    """The dashboard's test app with enough posts that an index on post.author_id pays. On a
+    database file: the site's ``sqlite://`` shares one connection between every thread
+    (StaticPool), so the recorder's background EXPLAINs could roll back the advisor's."""
+    instance.mkdir(parents=True, exist_ok=True)
+    config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'busy.db'}")
     app = create_app(str(instance), **config)
 
     @app.get("/by-author/<int:author>")
