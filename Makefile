@@ -8,7 +8,7 @@ SCALE   ?= real
 DB      ?= sqlite
 APP     := examples/fretes
 
-.PHONY: venv demo test test-fast compat bench lint clean
+.PHONY: venv demo serve test test-fast compat bench lint clean
 
 $(STAMP): pyproject.toml $(APP)/pyproject.toml requirements-dev.txt tests/requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,10 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	cd $(APP) && ../../$(BIN)/python -m bench.demo
+
+# fretes on the demo's dataset at http://127.0.0.1:8000 with Turbina's dashboard (Ctrl-C stops).
+serve: $(STAMP)
+	cd $(APP) && ../../$(BIN)/python -m bench.serve
 
 # The library's and the app's tests, then the library's tests against its built wheel at the
 # oldest and the newest supported versions (tests/compat).

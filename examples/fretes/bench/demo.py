@@ -58,6 +58,7 @@ def main() -> int:
         "only the login query. Errors include requests still running when the run stopped; "
         "their messages are in the .md file."
     )
+    print("To open the app and Turbina's dashboard on this dataset: make serve")
     return 0
 
 

@@ -17,6 +17,7 @@ from bench.runcache import CONTEXTS, run_cache
 from bench.server import Server
 from bench.workload import LISTAR, PAGES, WRITES
 
+from bench import serve
 from fretes.datagen import DEMO_PASSWORD, REFERENCE_DATE
 
 pytestmark = pytest.mark.slow
@@ -88,3 +89,15 @@ def test_tiny_run_measures_every_page_and_mode_without_errors(
     json_path, md_path = write_result(result, "smoke", tmp_path)
     assert set(json.loads(json_path.read_text())["pages"]) >= set(PAGES)
     assert "| page | requests | p50 ms |" in md_path.read_text()
+
+
+def test_serve_refuses_a_bad_port_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        serve.main(["--port", "70000"])
+    assert stop.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith("--port 70000 is not a TCP port (1-65535)")
+    )
