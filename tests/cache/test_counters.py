@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 from collections.abc import Mapping
+from typing import Any
 
+import pytest
+
+from turbina.cache.backends.memory import MemoryBackend
+from turbina.cache.region import TurbinaCache
 from turbina.cache.stats import LocalCounters
 
 
@@ -63,3 +69,42 @@ def test_a_failed_flush_keeps_the_hits() -> None:
     counters.add("ctx", "hits")
     assert counters.flush()
     assert calls == [3, 4]
+
+
+class _Tally:
+    """An observer of the cache's events: counts them and passes each one on."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seen: dict[tuple[str, str], int] = {}
+
+    def add(self, context: str, field: str, amount: int = 1) -> None:
+        self.seen[(context, field)] = self.seen.get((context, field), 0) + amount
+        self.inner.add(context, field, amount)
+
+    def flush(self) -> bool:
+        return bool(self.inner.flush())
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return dict(self.inner.snapshot())
+
+
+def test_an_observer_sees_every_event_and_the_cache_still_counts_them() -> None:
+    cache = TurbinaCache(MemoryBackend(), {"ctx": 60})
+    tally = cache.observe_counts(_Tally)
+
+    @cache.cached("ctx", depends_on=[])
+    def answer() -> int:
+        return 42
+
+    assert [answer() for _ in range(3)] == [42, 42, 42]
+    assert tally.seen[("ctx", "hits")] == 2
+    assert sum(n for (_ctx, field), n in tally.seen.items() if field.startswith("miss")) == 1
+    stats = cache.stats()["contexts"]["ctx"]
+    assert stats["hits"] == 2
+
+
+def test_an_observer_without_the_buffer_methods_is_refused() -> None:
+    cache = TurbinaCache(MemoryBackend(), {"ctx": 60})
+    with pytest.raises(TypeError, match="snapshot"):
+        cache.observe_counts(lambda inner: types.SimpleNamespace(add=inner.add, flush=inner.flush))

@@ -54,7 +54,7 @@ from turbina.cache.spec import (
     unknown_tables_error,
 )
 from turbina.cache.stamps import ALL_TABLES_TOKEN, PendingBumps, context_token, table_token
-from turbina.cache.stats import LocalCounters, RateLimitedLog
+from turbina.cache.stats import CounterBuffer, LocalCounters, RateLimitedLog
 from turbina.cache.tracking import (
     ALL_TABLES,
     EngineTracker,
@@ -67,6 +67,7 @@ from turbina.errors import TurbinaError
 __all__ = ["CacheSpec", "TurbinaCache", "Uncacheable", "dependency_tables"]  # re-exported
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=CounterBuffer)
 log = logging.getLogger("turbina.cache")
 
 _MISS_FIELD = {
@@ -125,12 +126,25 @@ class TurbinaCache:
         self._log = RateLimitedLog(log)
         self._encode = backend.encode_value
         self._decode = backend.decode_value
-        self._counters = LocalCounters(backend.add_stats)
+        self._counters: CounterBuffer = LocalCounters(backend.add_stats)
         self._pending = PendingBumps(backend.bump, self._every_context_token)
         self._trackers: list[EngineTracker] = []
         self._sessions: list[SessionWatcher] = []
         self._scopes_used = False  # a spec declared a scope: sessions report their flushes
         self.warnings: list[str] = []
+
+    def observe_counts(self, wrap: Callable[[CounterBuffer], C]) -> C:
+        """Route every event this cache counts through ``wrap(current_counter_buffer)`` and
+        return the wrapper: one observer for extra per-context or per-request totals with
+        no second hook on the hit path. ``wrap`` receives the buffer in place (``add``,
+        ``flush``, ``snapshot``) and must return an object with the same three methods that
+        passes each event on. Call it before the cache serves anything."""
+        wrapper = wrap(self._counters)
+        for name in ("add", "flush", "snapshot"):
+            if not callable(getattr(wrapper, name, None)):
+                raise TypeError(f"observe_counts: the wrapper has no {name}() method")
+        self._counters = wrapper
+        return wrapper
 
     # --- configuration ----------------------------------------------------------------
     def track_session_writes(self, target: Any, *, metadata: Iterable[sa.MetaData] = ()) -> None:

@@ -16,13 +16,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from turbina.cache import background
 
-__all__ = ["LocalCounters", "RateLimitedLog"]
+__all__ = ["CounterBuffer", "LocalCounters", "RateLimitedLog"]
 
 _FLUSH_INTERVAL_S = 1.0
 _MAX_CONTEXTS = 1000
+
+
+class CounterBuffer(Protocol):
+    """What a cache counts into (``LocalCounters``)."""
+
+    def add(self, context: str, field: str, amount: int = 1) -> None:
+        """Count ``amount`` of ``field`` for ``context``."""
+
+    def flush(self) -> bool:
+        """Send what is buffered."""
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """What is buffered and not yet sent."""
 
 
 class LocalCounters:

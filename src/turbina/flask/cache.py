@@ -67,10 +67,9 @@ class Cache(TurbinaCache):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.events = CacheEvents(self._counters)
         # Every event the cache counts passes through: the store gets per-window totals and
         # the request monitor each request's hits and misses, with no second hook in the core.
-        self._counters = self.events  # type: ignore[assignment]
+        self.events = self.observe_counts(CacheEvents)
 
     def cached_view(
         self,

@@ -19,9 +19,9 @@ from __future__ import annotations
 import itertools
 import threading
 from contextvars import ContextVar
-from typing import Protocol
 
 from turbina.cache.backends.base import MISS_CAUSES
+from turbina.cache.stats import CounterBuffer
 
 __all__ = ["CacheEvents", "RequestCacheCounts", "request_counts"]
 
@@ -45,19 +45,6 @@ request_counts: ContextVar[RequestCacheCounts | None] = ContextVar(
 )
 """The counts of the request being served (set by the request monitor; ``None`` outside)."""
 _current = request_counts.get
-
-
-class CounterBuffer(Protocol):
-    """What a cache counts into (``LocalCounters``)."""
-
-    def add(self, context: str, field: str, amount: int = 1) -> None:
-        """Count ``amount`` of ``field`` for ``context``."""
-
-    def flush(self) -> bool:
-        """Send what is buffered."""
-
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        """What is buffered and not yet sent."""
 
 
 class CacheEvents:
