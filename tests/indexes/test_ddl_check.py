@@ -202,6 +202,74 @@ def test_sqlite_migration_is_valid_sqlite_and_runs(sqlite_url: str) -> None:
     engine.dispose()
 
 
+def _indexes(engine: sa.Engine, table: str) -> set[str]:
+    return {ix["name"] for ix in sa.inspect(engine).get_indexes(table) if ix["name"]}
+
+
+PORTABLE = {
+    "postgresql": [IndexSpec("t", ("a",)), IndexSpec("t", ("b",), where="a IS NULL")],
+    "sqlite": [IndexSpec("t", ("b",))],
+}
+
+
+def test_portable_migration_runs_the_sqlite_set(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (a INTEGER, b INTEGER)")
+    text = ddl.portable_migration_text(PORTABLE, "abc123", None, note="from a test")
+    assert '"""turbina: advised indexes\n\nfrom a test\n' in text
+    _run_migration(engine, text, "upgrade")
+    _run_migration(engine, text, "upgrade")  # IF NOT EXISTS: a re-run is harmless
+    assert _indexes(engine, "t") == {"idx_t_b"}  # the SQLite set, not PostgreSQL's
+    _run_migration(engine, text, "downgrade")
+    assert _indexes(engine, "t") == set()
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_portable_migration_runs_the_postgres_set_concurrently(
+    make_fretes_db: Callable[..., sa.Engine],
+) -> None:
+    engine = make_fretes_db(entregas=50, hypopg=False)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (a INTEGER, b INTEGER)")
+    seen: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    text = ddl.portable_migration_text(PORTABLE, "abc123", None)
+    _run_migration(engine, text, "upgrade")
+    assert _indexes(engine, "t") == {s.name for s in PORTABLE["postgresql"]}
+    # CONCURRENTLY (in autocommit_block: it would fail inside a transaction block).
+    assert [sql for sql in seen if sql.startswith("CREATE INDEX")] == [
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_t_a ON t (a)",
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {PORTABLE['postgresql'][1].name} "
+        "ON t (b) WHERE a IS NULL",
+    ]
+    _run_migration(engine, text, "downgrade")
+    assert _indexes(engine, "t") == set()
+    drops = [sql for sql in seen if sql.startswith("DROP INDEX")]
+    assert drops and all(sql.startswith("DROP INDEX CONCURRENTLY IF EXISTS") for sql in drops)
+
+
+def test_portable_migration_refuses_an_unknown_dialect_set() -> None:
+    with pytest.raises(ddl.TurbinaError, match="no migration statements for dialect mysql"):
+        ddl.portable_migration_text({"mysql": []}, "abc123", None)
+
+
+def test_portable_sets_carry_the_advice_to_the_other_dialect() -> None:
+    specs = [IndexSpec("t", ("a",)), IndexSpec("t", ("b",), where="a IS NULL")]
+    sets, notes = ddl.portable_sets(specs, "sqlite")
+    assert sets["sqlite"] == specs
+    assert [s.describe() for s in sets["postgresql"]] == ["t (a)", "t (b) WHERE a IS NULL"]
+    assert notes == []
+    relative = [IndexSpec("t", ("b",), where="b > CURRENT_DATE - INTERVAL '90 days'")]
+    sets, notes = ddl.portable_sets(relative, "postgresql")
+    assert sets["sqlite"][0].where is not None and "CURRENT_DATE" not in sets["sqlite"][0].where
+
+
 def test_apply_dry_run_changes_nothing(
     sqlite_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -1,5 +1,9 @@
 """Index DDL: valid statements, an Alembic migration, and a safe ``apply``.
 
+The migration is one revision for PostgreSQL and SQLite (``portable_migration_text``): its
+upgrade picks the statements for the database it runs on, so an app keeps one migration
+history whatever it is deployed to; ``migration_text`` writes the one-dialect form.
+
 PostgreSQL requires an index predicate to be IMMUTABLE, so ``CURRENT_DATE``/``now()`` are
 refused; a relative date (``CURRENT_DATE - INTERVAL '90 days'``) can be pinned to a fixed date
 (with a note saying so). ``CREATE INDEX CONCURRENTLY`` cannot run in a transaction block: the
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -244,6 +248,125 @@ def upgrade() -> None:
 def downgrade() -> None:
 {downgrade}
 '''
+
+
+# The dialects a portable migration has statements for (the ones ``create_sql`` knows).
+PORTABLE_DIALECTS = ("postgresql", "sqlite")
+
+
+def portable_migration_text(
+    sets: Mapping[str, Sequence[IndexSpec]],
+    revision: str,
+    down_revision: str | None,
+    message: str = "turbina: advised indexes",
+    note: str = "",
+) -> str:
+    """One Alembic revision for every dialect in ``sets`` (dialect name -> its indexes): the
+    upgrade picks the statements for ``op.get_bind().dialect.name``. PostgreSQL: ``CREATE INDEX
+    CONCURRENTLY IF NOT EXISTS`` outside the migration's transaction (``autocommit_block``);
+    SQLite: plain ``CREATE INDEX IF NOT EXISTS`` inside it. Downgrade drops them (CONCURRENTLY
+    on PostgreSQL). A database of a dialect not in ``sets`` fails the upgrade with a message
+    naming it. ``note`` goes into the docstring (where the sets came from)."""
+    unknown = sorted(set(sets) - set(PORTABLE_DIALECTS))
+    if unknown:
+        raise TurbinaError(
+            f"no migration statements for dialect {', '.join(unknown)}",
+            f"pass index sets for {' or '.join(PORTABLE_DIALECTS)} only",
+        )
+
+    def block(name: str, lines: list[str]) -> str:
+        body = "".join(f"        {line!r},\n" for line in lines)
+        return f"    {name!r}: [\n{body}    ],\n"
+
+    creates = "".join(
+        block(d, [create_sql(s, d, d == "postgresql", True) for s in specs])
+        for d, specs in sets.items()
+    )
+    drops = "".join(
+        block(
+            d,
+            [
+                f"DROP INDEX {'CONCURRENTLY ' if d == 'postgresql' else ''}IF EXISTS {s.name}"
+                for s in reversed(specs)
+            ],
+        )
+        for d, specs in sets.items()
+    )
+    doc = f"{message}\n\n{note.strip()}\n" if note.strip() else f"{message}\n"
+    return f'''"""{doc}
+Revision ID: {revision}
+Revises: {down_revision or ""}
+"""
+
+from alembic import op
+
+revision = {revision!r}
+down_revision = {down_revision!r}
+branch_labels = None
+depends_on = None
+
+# Per dialect (op.get_bind().dialect.name): the statements upgrade and downgrade run.
+CREATE = {{
+{creates}}}
+DROP = {{
+{drops}}}
+
+
+def _run(statements: dict[str, list[str]]) -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect not in statements:
+        raise NotImplementedError(
+            f"revision {{revision}} has no index statements for {{dialect}}: run "
+            f"`turbina indexes advise --format migration` on a {{dialect}} database"
+        )
+    if dialect == "postgresql":
+        # CREATE/DROP INDEX CONCURRENTLY cannot run inside the migration's transaction.
+        with op.get_context().autocommit_block():
+            for statement in statements[dialect]:
+                op.execute(statement)
+    else:
+        for statement in statements[dialect]:  # plain DDL, in the migration's transaction
+            op.execute(statement)
+
+
+def upgrade() -> None:
+    _run(CREATE)
+
+
+def downgrade() -> None:
+    _run(DROP)
+'''
+
+
+def portable_sets(
+    specs: Sequence[IndexSpec], dialect: str
+) -> tuple[dict[str, list[IndexSpec]], list[str]]:
+    """Index sets for every portable dialect from the advice of one: ``dialect`` gets
+    ``specs``; each other dialect the same indexes, with the predicate transpiled by sqlglot
+    (and checked immutable). A predicate that does not carry over leaves that index out, with
+    a note. The other sets are the same choice, not advice measured there."""
+    sets: dict[str, list[IndexSpec]] = {dialect: list(specs)}
+    notes: list[str] = []
+    for other in PORTABLE_DIALECTS:
+        if other == dialect:
+            continue
+        moved: list[IndexSpec] = []
+        for spec in specs:
+            if spec.where is None:
+                moved.append(spec)
+                continue
+            try:
+                where = sqlglot.transpile(
+                    spec.where, read=sqlglot_dialect(dialect), write=sqlglot_dialect(other)
+                )[0]
+            except SqlglotError as exc:
+                notes.append(f"{other}: left out {spec.describe()}: {exc}")
+                continue
+            moved.append(spec.with_where(where))
+        kept, refused = checked(moved, other)
+        sets[other] = kept
+        notes += [f"{other}: {note}" for note in refused]
+    return sets, notes
 
 
 @dataclass

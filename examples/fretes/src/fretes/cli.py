@@ -7,6 +7,7 @@ import sys
 import click
 
 from fretes.datagen.command import datagen
+from fretes.db_command import db_group
 from turbina import TurbinaError
 
 
@@ -16,6 +17,7 @@ def cli() -> None:
 
 
 cli.add_command(datagen)
+cli.add_command(db_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,7 @@ from sqlalchemy.sql import visitors
 from fretes.access import optimized
 from fretes.domain import embarques, faturamento, fretes, monitoramento, pedidos
 from fretes.domain.embarques import DashboardEmbarques
+from fretes.domain.fretes import LinhaFrete
 from fretes.domain.monitoramento import (
     BadgesEntregas,
     FiltrosEntregas,
@@ -192,6 +193,34 @@ DEPENDE_PEDIDOS_STATUS = (
     scoped(Pedido.id),
 )
 
+# Fretes: a page depends on the columns its filters and ordering read (a new frete, a status
+# change: every page may move), on the fretes it shows (a paid value, a CT-e) and on the
+# carriers and embarques those rows name — not on any other carrier or embarque.
+_FRETES_PLACING = frozenset(
+    _columns_read(
+        Frete.__table__,
+        [
+            *fretes.conditions(
+                fretes.FiltrosFretes(
+                    status="s",
+                    transportadora=1,
+                    criado_de=date.min,
+                    criado_ate=date.min,
+                    numero_cte="c",
+                    numero_nf="n",
+                )
+            ),
+            *fretes.fretes_em_ordem(fretes.FiltrosFretes())._order_by_clauses,
+        ],
+    )
+)
+DEPENDE_FRETES = (
+    scoped(Frete, watch=_FRETES_PLACING),
+    scoped(Frete.id),
+    scoped(Transportadora.id),
+    scoped(Embarque.id),
+)
+
 CACHED_FUNCTIONS: tuple[CachedFunction, ...] = (
     CachedFunction(
         "pagina_entregas", "entregas", DEPENDE_LISTA, "/monitoramento/listar", "listar_entregas"
@@ -203,9 +232,7 @@ CACHED_FUNCTIONS: tuple[CachedFunction, ...] = (
         (Embarque, Transportadora, scoped(EmbarqueItem.embarque_id), scoped(Frete.embarque_id)),
         "/embarques/dashboard",
     ),
-    CachedFunction(
-        "consultar_fretes", "embarques", (Frete, Transportadora, Embarque), "/fretes/consulta"
-    ),
+    CachedFunction("consultar_fretes", "embarques", DEPENDE_FRETES, "/fretes/consulta"),
     CachedFunction(
         "relatorio_faturamento",
         "faturamento",
@@ -250,9 +277,14 @@ def _cached(func: F, name: str | None = None) -> F:
     return cached(spec.context, depends_on=spec.depends_on)(func)
 
 
-def _depends_on_base_rows(column: Any, filtros: FiltrosEntregas, forcado: str | None) -> None:
-    """The computation depends on ``column``'s child rows of every entrega under the base
-    filters (the whole child table past ``MAX_ROWS`` entregas)."""
+def _depends_on_base_rows(
+    columns: Iterable[Any], filtros: FiltrosEntregas, forcado: str | None
+) -> None:
+    """The computation depends on each of ``columns``' child rows of every entrega under the
+    base filters (the whole child table past ``MAX_ROWS`` entregas). One query for all."""
+    columns = list(columns)
+    if not columns:
+        return
     ids = (
         db.session.execute(
             sa.select(E.id)
@@ -262,24 +294,27 @@ def _depends_on_base_rows(column: Any, filtros: FiltrosEntregas, forcado: str | 
         .scalars()
         .all()
     )
-    if len(ids) > MAX_ROWS:
-        depends_on_all_rows(column)
-    else:
-        depends_on_rows(column, ids)
+    for column in columns:
+        if len(ids) > MAX_ROWS:
+            depends_on_all_rows(column)
+        else:
+            depends_on_rows(column, ids)
 
 
 def _pagina_entregas(filtros: FiltrosEntregas, forcado: str | None) -> Page[LinhaEntrega]:
     """The list's page of rows and its total (the badge counters are another entry)."""
-    page = optimized.listar_entregas(filtros, forcado).entregas
+    page = optimized.listar_entregas(filtros, forcado, com_badges=False).entregas
     ids = [linha.id for linha in page.items]
     depends_on_rows(E.id, ids)
     depends_on_rows(CustoExtraEntrega.entrega_id, ids)
     children = _STATUS_CHILDREN.get(filtros.status, frozenset())
+    base: list[Any] = []
     for column in (ComentarioNF.entrega_id, AgendamentoEntrega.entrega_id):
         if column.class_.__tablename__ in children:  # the status itself reads this child
-            _depends_on_base_rows(column, filtros, forcado)
+            base.append(column)
         else:
             depends_on_rows(column, ids)
+    _depends_on_base_rows(base, filtros, forcado)
     return page
 
 
@@ -287,8 +322,9 @@ def _contar_badges(filtros: FiltrosEntregas, forcado: str | None) -> BadgesEntre
     """The badge counters; they count entregas with comments / without agendamentos under
     the base filters, so they depend on those entregas' children."""
     badges = optimized.contar_badges(filtros, forcado)
-    _depends_on_base_rows(ComentarioNF.entrega_id, filtros, forcado)
-    _depends_on_base_rows(AgendamentoEntrega.entrega_id, filtros, forcado)
+    _depends_on_base_rows(
+        (ComentarioNF.entrega_id, AgendamentoEntrega.entrega_id), filtros, forcado
+    )
     return badges
 
 
@@ -304,13 +340,26 @@ def _dashboard_embarques(status: str, page: int) -> DashboardEmbarques:
 pagina_entregas = _cached(_pagina_entregas, "pagina_entregas")
 contar_badges = _cached(_contar_badges, "contar_badges")
 dashboard_embarques = _cached(_dashboard_embarques, "dashboard_embarques")
-consultar_fretes = _cached(optimized.consultar_fretes)
+
+
+def _consultar_fretes(filtros: fretes.FiltrosFretes) -> Page[LinhaFrete]:
+    """The fretes list; besides the placing columns, it depends on the shown fretes and the
+    carriers and embarques they name."""
+    page = optimized.consultar_fretes(filtros)
+    depends_on_rows(Frete.id, [linha.id for linha in page.items])
+    depends_on_rows(Transportadora.id, {linha.transportadora_id for linha in page.items} - {None})
+    depends_on_rows(Embarque.id, {linha.embarque_id for linha in page.items} - {None})
+    return page
+
+
+consultar_fretes = _cached(_consultar_fretes, "consultar_fretes")
 relatorio_faturamento = _cached(optimized.relatorio_faturamento)
 
 
 def _contar_pedidos() -> dict[str, int]:
-    """Pedidos per status, over every pedido (whatever the page's filters)."""
-    return optimized.status_pedidos(FiltrosPedidos(1, date.today(), None, 1)).contadores
+    """Pedidos per status, over every pedido (whatever the page's filters): one query (the
+    page fragment runs its own)."""
+    return optimized.contadores_pedidos()
 
 
 def _pagina_pedidos(filtros: FiltrosPedidos) -> Page[LinhaPedido]:
@@ -339,10 +388,15 @@ def status_pedidos(filtros: FiltrosPedidos) -> StatusPedidos:
     return StatusPedidos(filtros.desde, filtros.ate, contar_pedidos(), page)
 
 
-def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
+def listar_entregas(
+    filtros: FiltrosEntregas, forcado: str | None, com_badges: bool = True
+) -> ListaEntregas:
     """The monitoring list from its two cached fragments: the page of rows, and the badge
-    counters under the base filters (shared by every status and page of the list)."""
+    counters under the base filters (shared by every status and page of the list; not read
+    without ``com_badges``)."""
     page = pagina_entregas(filtros, forcado)
+    if not com_badges:
+        return ListaEntregas(page, None, filtros.status)
     badges = contar_badges(filtros_dos_badges(filtros), forcado)
     return ListaEntregas(page, badges.contagens, filtros.status)
 

@@ -61,8 +61,11 @@ def linha_naive(entrega: EntregaMonitorada, hoje: date) -> LinhaEntrega:
     return monitoramento_page.linha(entrega, extras, hoje)
 
 
-def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
-    """The monitoring list: a COUNT, the page, one COUNT per badge, three lazy loads per row."""
+def listar_entregas(
+    filtros: FiltrosEntregas, forcado: str | None, com_badges: bool = True
+) -> ListaEntregas:
+    """The monitoring list: a COUNT, the page, one COUNT per badge (unless ``com_badges`` is
+    off), three lazy loads per row."""
     per_page = monitoramento_page.PER_PAGE
     total = db.session.execute(monitoramento_page.contagem(filtros, forcado)).scalar_one()
     rows = (
@@ -74,7 +77,7 @@ def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntre
         .scalars()
         .all()
     )
-    badges = contar_badges(filtros, forcado).contagens
+    badges = contar_badges(filtros, forcado).contagens if com_badges else None
     linhas = [linha_naive(entrega, filtros.hoje) for entrega in rows]
     return ListaEntregas(Page(linhas, filtros.page, per_page, total), badges, filtros.status)
 

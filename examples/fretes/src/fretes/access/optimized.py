@@ -180,10 +180,17 @@ def extras_por_entrega(ids: list[int]) -> dict[int, ExtrasLinha]:
     return extras
 
 
-def listar_entregas(filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
-    """The monitoring list (same result as the naive form)."""
+def listar_entregas(
+    filtros: FiltrosEntregas, forcado: str | None, com_badges: bool = True
+) -> ListaEntregas:
+    """The monitoring list (same result as the naive form). Without ``com_badges`` the total
+    is a plain COUNT, not the badge counters' aggregate over the base filters."""
     per_page = monitoramento_page.PER_PAGE
-    total, badges = contadores_entregas(filtros, forcado)
+    badges: dict[str, int] | None = None
+    if com_badges:
+        total, badges = contadores_entregas(filtros, forcado)
+    else:
+        total = int(db.session.execute(monitoramento_page.contagem(filtros, forcado)).scalar_one())
     rows = (
         db.session.execute(
             monitoramento_page.entregas_em_ordem(filtros, forcado)
@@ -365,6 +372,16 @@ def relatorio_faturamento(filtros: FiltrosFaturamento, forcado: str | None) -> R
     ).all()
     faturas = [LinhaFatura(**row._asdict()) for row in rows]
     return faturamento_page.relatorio(filtros, quantidade, soma, clientes, faturas)
+
+
+def contadores_pedidos() -> dict[str, int]:
+    """Pedidos per status over every pedido (every known status, 0 when absent), one query:
+    the counters alone, for the cached form's counters entry."""
+    grupos = db.session.execute(
+        sa.select(Pedido.status, sa.func.count()).group_by(Pedido.status)
+    ).all()
+    por_status = {status: int(n) for status, n in grupos}
+    return {status: por_status.get(status, 0) for status in PEDIDO_STATUSES}
 
 
 def status_pedidos(filtros: FiltrosPedidos) -> StatusPedidos:

@@ -23,8 +23,12 @@ class PageAccess(Protocol):
     """The data functions of the pages. ``forcado`` is the vendedor forced on the user (None
     for a role that sees every row). They talk to the database only; no Flask, no mode."""
 
-    def listar_entregas(self, filtros: FiltrosEntregas, forcado: str | None) -> ListaEntregas:
-        """GET /monitoramento/listar."""
+    def listar_entregas(
+        self, filtros: FiltrosEntregas, forcado: str | None, com_badges: bool = True
+    ) -> ListaEntregas:
+        """GET /monitoramento/listar. ``com_badges=False`` leaves the badge counters out
+        (``badges`` None): the HTML page in the lazy assets mode loads them from
+        /monitoramento/badges, so counting them here too would be done twice."""
         ...
 
     def contar_badges(self, filtros: FiltrosEntregas, forcado: str | None) -> BadgesEntregas:

@@ -69,6 +69,11 @@ def prepare(connection: sa.Connection, reset: bool) -> Preparation:
                 "drop the objects that depend on the fretes tables (foreign keys, views) first",
             ) from exc
         present = []
+    if reset and "alembic_version" in sa.inspect(connection).get_table_names():
+        # The recreated tables are the baseline again, without the later revisions' indexes:
+        # `fretes db upgrade` stamps them at 0001 and applies the rest, instead of believing
+        # the old version.
+        connection.exec_driver_sql("DROP TABLE alembic_version")
     # PostgreSQL checks a foreign key per loaded row (a trigger and a locking lookup of the
     # parent); adding the keys after the load validates each with one join instead, as
     # pg_restore does. SQLite does not enforce them during the load anyway.

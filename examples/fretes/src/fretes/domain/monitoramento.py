@@ -225,10 +225,11 @@ def filtros_dos_badges(filtros: FiltrosEntregas) -> FiltrosEntregas:
 
 @dataclass
 class ListaEntregas:
-    """What /monitoramento/listar shows: a page of rows, the total and the badge counters."""
+    """What /monitoramento/listar shows: a page of rows, the total and the badge counters
+    (None when not asked for: the page loads them lazily from /monitoramento/badges)."""
 
     entregas: Page[LinhaEntrega]
-    badges: dict[str, int]
+    badges: dict[str, int] | None
     status: str
 
 

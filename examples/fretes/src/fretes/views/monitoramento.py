@@ -30,7 +30,7 @@ from fretes.params import (
     require_text,
 )
 from fretes.settings import current_settings
-from fretes.views.rendering import request_body, respond, write_done
+from fretes.views.rendering import request_body, respond, wants_json_answer, write_done
 
 bp = Blueprint("monitoramento", __name__, url_prefix="/monitoramento")
 
@@ -40,10 +40,13 @@ LOG_TIPOS = ("info", "alerta", "ocorrencia", "contato", "financeiro")
 @bp.get("/listar")
 @login_required
 def listar() -> Any:
-    """Monitoring list page (HTML or ``?format=json``)."""
+    """Monitoring list page (HTML or ``?format=json``). The HTML page of the lazy assets mode
+    shows a placeholder the badges fragment fills (GET /monitoramento/badges): the counters
+    are not computed for it (the JSON answer and the eager modes carry them)."""
     filtros = page.parse_filtros(request.args)
     forcado = vendedor_forcado()
-    data = access_for_request().listar_entregas(filtros, forcado)
+    com_badges = wants_json_answer() or not current_settings().lazy_parts
+    data = access_for_request().listar_entregas(filtros, forcado, com_badges=com_badges)
     return respond(
         "monitoramento/listar.html",
         data,

@@ -1,0 +1,1 @@
+"""The fretes schema's Alembic history (env.py and versions/); run it with `fretes db`."""
