@@ -191,6 +191,18 @@ CASES = [
         "reaches past what the store keeps",
     ),
     Case("requests-store-down", ("requests",), "storebad_app", "cannot read the Redis store"),
+    # report (the store, a snapshot or a benchmark document)
+    Case("report-no-app", ("report",), "none", "needs a Flask app"),
+    Case("report-disabled", ("report", "--format", "json"), "disabled_app", "monitor is off"),
+    Case("report-bench-missing", ("report", "--bench", "missing.json"), "none", "does not exist"),
+    Case(
+        "report-bench-not-benchmark",
+        ("report", "--bench", "otherobj.json"),
+        "none",
+        "not a benchmark document",
+    ),
+    Case("report-from-notjson", ("report", "--from", "notjson.json"), "none", "not valid JSON"),
+    Case("report-store-down", ("report",), "storebad_app", "cannot read the Redis store"),
     # the reports that read the store: --window and --json on each
     Case("queries-bad-window", ("queries", "--window", "3y"), "redisbad_app", "is not a window"),
     Case(
@@ -512,6 +524,8 @@ SUBPROCESS_CASES = [
     ("flask", "check-failing-statements"),
     ("turbina", "assets-build-missing-source"),
     ("flask", "assets-build-syntax-error"),
+    ("turbina", "report-bench-not-benchmark"),
+    ("flask", "report-disabled"),
 ]
 # (script, command) reading good.json with no app at all.
 SUBPROCESS_POSITIVE = [("turbina", "queries"), ("turbina", "nplusone"), ("flask", "nplusone")]

@@ -108,8 +108,16 @@ class Gunicorn:
         )
         # Wait for the port before the one counted request: a probe that times out on a
         # loaded machine may still be served, and every test counts what was served.
-        until(self._listening, "gunicorn did not start")
-        assert self.get("/item/0") is not None, "gunicorn did not answer its first request"
+        try:
+            until(self._listening, "gunicorn did not start")
+            assert self.get("/item/0") is not None, "gunicorn did not answer its first request"
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+            self.log.close()
+            tail = (workdir / "gunicorn.log").read_text(errors="replace")[-2000:]
+            print(f"gunicorn's log:\n{tail}")  # shown with the failure
+            raise
 
     def _listening(self) -> bool:
         try:

@@ -67,3 +67,25 @@ def test_sqlite_full_scan_is_flagged(sqlite_url: str) -> None:
     summary = ExplainWorker(engine).explain("SELECT * FROM q_books WHERE title = ?", ("x",))
     assert summary["warnings"] and "SCAN q_books" in summary["warnings"][0]
     engine.dispose()
+
+
+def test_no_background_explain_on_a_pool_that_shares_its_connection() -> None:
+    """``sqlite://`` (StaticPool) hands every thread the one connection: a background EXPLAIN
+    returning it would roll back the transaction the app has open on it."""
+    engine = sa.create_engine("sqlite://")
+    seed(engine, authors=2)
+    state = QueriesState(slow_query_ms=0.0, explain=True, explain_interval_s=3600)
+    recorder = state.attach(engine, "db")
+    worker = recorder.explainer
+    assert isinstance(worker, ExplainWorker)
+    with engine.connect() as conn:
+        conn.execute(sa.text("INSERT INTO q_authors (id, name, email) VALUES (77, 'n', 'e')"))
+        conn.execute(sa.text("SELECT * FROM q_books WHERE author_id = :a"), {"a": 1}).all()
+        assert worker.wait_idle()
+        assert conn.execute(sa.text("SELECT count(*) FROM q_authors WHERE id = 77")).scalar() == 1
+        conn.commit()
+    assert worker.explained == 0 and worker.skipped_shared_pool >= 1
+    # Asked for in the calling thread (the dashboard, the CLI), a plan is still available.
+    assert worker.explain("SELECT * FROM q_books WHERE author_id = ?", (1,))["nodes"]
+    state.close()
+    engine.dispose()

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from turbina.queries.redact import redact_text, redact_tree
 
@@ -136,11 +137,21 @@ class ExplainWorker:
         self.explained = 0
         self.dropped = 0
         self.failed = 0
+        # A pool that hands one connection to every thread (``sqlite://``'s StaticPool) or a
+        # different one to each (SingletonThreadPool: another in-memory database): a background
+        # EXPLAIN would share — and on return roll back — the app's transaction, or see no
+        # tables. Such engines are explained only on demand, in the caller's thread.
+        self.shared_pool = isinstance(engine.pool, (StaticPool, SingletonThreadPool))
+        self.skipped_shared_pool = 0
 
     def submit(self, entry: Any, statement: str, parameters: Any) -> bool:
-        """Queue ``entry``'s statement for EXPLAIN; False when skipped (write, too soon, full)."""
+        """Queue ``entry``'s statement for EXPLAIN; False when skipped (write, too soon, full,
+        or an engine whose pool shares its connection between threads)."""
         shape = entry.fingerprint
         if not is_explainable(shape):
+            return False
+        if self.shared_pool:
+            self.skipped_shared_pool += 1
             return False
         now = time.monotonic()
         with self._lock:

@@ -19,6 +19,7 @@ from turbina.flask.cli.cache import cache_group
 from turbina.flask.cli.contract import TurbinaGroup
 from turbina.flask.cli.indexes import indexes_group
 from turbina.flask.cli.queries import nplusone_command, queries_command, slow_command
+from turbina.flask.cli.report import report_command
 from turbina.flask.cli.requests import requests_command
 
 __all__ = ["main", "turbina_group"]
@@ -36,6 +37,7 @@ turbina_group.add_command(cache_group)
 turbina_group.add_command(indexes_group)
 turbina_group.add_command(requests_command)
 turbina_group.add_command(assets_group)
+turbina_group.add_command(report_command)
 
 
 def main(argv: list[str] | None = None) -> int:
