@@ -53,6 +53,8 @@ def test_every_python_block_runs(
     # What the comments in the blocks promise.
     assert 'desc="11 queries"' in printed
     assert "fix: .options(joinedload(Post.author))" in printed
+    assert "[nplusone]" in printed and "N+1: Post.author lazy-loaded 10.0 times" in printed
+    assert "seed criteria met" in printed
     assert "CREATE INDEX IF NOT EXISTS idx_sales_region ON sales (region)" in printed
 
 

@@ -36,6 +36,7 @@ _EXPORTS = {
     "create_sql": "turbina.indexes.ddl",
     "emit_sql": "turbina.indexes.ddl",
     "migration_text": "turbina.indexes.ddl",
+    "portable_migration_text": "turbina.indexes.ddl",
     "IndexSpec": "turbina.indexes.spec",
     "time_workload": "turbina.indexes.verify",
     "WorkloadQuery": "turbina.indexes.workload",
@@ -59,7 +60,13 @@ if TYPE_CHECKING:
     )
     from turbina.indexes.advisor import DEFAULT_MIN_IMPROVEMENT, Advice, Advisor
     from turbina.indexes.check import check_file, check_sql
-    from turbina.indexes.ddl import apply, create_sql, emit_sql, migration_text
+    from turbina.indexes.ddl import (
+        apply,
+        create_sql,
+        emit_sql,
+        migration_text,
+        portable_migration_text,
+    )
     from turbina.indexes.report import drop_suggestions, render_lines
     from turbina.indexes.spec import IndexSpec
     from turbina.indexes.verify import apply_verified, time_workload

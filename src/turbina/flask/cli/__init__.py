@@ -1,6 +1,6 @@
 """The ``turbina`` console script and the ``flask turbina`` command group.
 
-Both entry points run the same commands (``queries``, ``slow``, ``nplusone``, ``cache``,
+Both entry points run the same commands (``queries``, ``slow``, ``nplusone``, ``report``, ``cache``,
 ``indexes``, ``assets``) under the contract in ``contract``: expected errors print one line and exit 1. Under
 ``flask``, the app comes from ``--app``/``FLASK_APP``; the ``turbina`` script also honours
 ``FLASK_APP``, and commands that read a file or a database URL need no app at all.
