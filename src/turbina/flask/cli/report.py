@@ -22,8 +22,9 @@ from turbina.flask.cli.contract import TurbinaCommand, current_app_or_none, read
 from turbina.flask.cli.queries import _read_snapshot
 from turbina.flask.cli.requests import store_reading
 from turbina.flask.queries import _engines_of
+from turbina.flask.report_inputs import assets_facts, saved_index_advice, slow_rules
 from turbina.flask.state import find_state
-from turbina.indexes.saved import load_report, report_path
+from turbina.indexes.saved import load_report
 from turbina.report import build_report, render_html, render_markdown, render_text
 from turbina.store.model import WINDOW_HELP
 
@@ -146,15 +147,15 @@ def report_command(
         readable_file(advice, "index advice file", "pass a file `turbina indexes advise` saved")
         saved = load_report(advice)
     elif app is not None:
-        saved = load_report(report_path(app.instance_path))
+        saved = saved_index_advice(app)
     assets: Any = None
     if assets_file is not None:
         assets = _read_json(assets_file, "assets file", _ASSETS_FIX)
         if not isinstance(assets, dict):
             raise TurbinaError(f"assets file {assets_file} is not a JSON object", _ASSETS_FIX)
-    elif state is not None and state.assets is not None and state.assets.manifest is not None:
-        assets = json.loads(state.assets.manifest.dumps())
-    rules = state.queries.slow_rules if state is not None and state.queries is not None else None
+    else:
+        assets = assets_facts(state)
+    rules = slow_rules(state)
     report = build_report(
         reading=reading,
         snapshot=snapshot,

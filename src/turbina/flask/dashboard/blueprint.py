@@ -7,6 +7,10 @@ filled by ``dashboard.js`` from the JSON routes with ``textContent`` only (never
 autoescaped. Every answer carries a strict CSP (``default-src 'self'``, no inline script) and
 ``Cache-Control: no-store`` (the built, fingerprinted assets: a year, ``immutable``).
 
+The Report page (``dashboard.report``) is rendered on the server, like the Indexes page: the
+Performance Optimizer over the window, its JSON at ``api/report``, and the self-contained HTML
+file ``turbina report --format html`` writes at ``report/download``.
+
 Actions that do something are POSTs carrying the session's CSRF token: invalidating a cache
 context, and planning a recorded SELECT (``EXPLAIN`` on demand, ``dashboard.explain``).
 """
@@ -43,8 +47,10 @@ from turbina.flask.dashboard import compare, panels
 from turbina.flask.dashboard.assets import DashboardAssets
 from turbina.flask.dashboard.explain import ExplainRefused, explain_fingerprint
 from turbina.flask.dashboard.indexes import app_engines, indexes_panel
+from turbina.flask.dashboard.report import download_name, page_report, report_view
 from turbina.flask.state import TurbinaState, get_state
 from turbina.monitor import api
+from turbina.report import Report, render_html
 from turbina.store.model import QUERIES, Reading
 
 __all__ = ["BLUEPRINT_NAME", "CSP", "install", "make_blueprint"]
@@ -327,6 +333,24 @@ def make_blueprint(settings: Settings) -> Blueprint:
     def indexes() -> str:
         return page("indexes.html", title="Indexes", nav="indexes", data=indexes_panel(current_app))
 
+    def report_now() -> Report:
+        """The report of the requested window (one store read, no EXPLAIN, capped)."""
+        _store, reading, _dropped = _reading()
+        return page_report(current_app, _state(), reading)
+
+    @bp.get("/report")
+    def report() -> str:
+        shown = report_view(report_now())
+        return page("report.html", title="Report", nav="report", data=shown)
+
+    @bp.get("/report/download")
+    def report_download() -> Response:
+        name, _since = _window()
+        response = Response(render_html(report_now()), mimetype="text/html")
+        filename = download_name(name, time.time())
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
     @bp.get("/compare")
     def compare_page() -> str:
         _spans()  # bad windows answer 400 here already, not only in the page's JSON
@@ -382,6 +406,10 @@ def make_blueprint(settings: Settings) -> Blueprint:
     @bp.get("/api/indexes")
     def indexes_json() -> Response:
         return jsonify(indexes_panel(current_app))
+
+    @bp.get("/api/report")
+    def report_json() -> Response:
+        return jsonify(report_now().to_json())
 
     @bp.get("/api/compare")
     def compare_json() -> Response:
