@@ -7,13 +7,13 @@ import random
 
 import pytest
 
+from turbina.queries.tables import written_table
 from turbina.report.cache_advice import (
     advise,
     entry_lifetime,
     hit_rate,
     suggested_ttl,
     write_rates,
-    written_table,
 )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -176,3 +178,37 @@ def test_redis_cluster_store(redis_cluster: list[int], unique: str) -> None:
     assert [kind for kind, _p in reading.events] == [SLOW_EVENT]
     assert list(reading.gauges) == ["a:1"]
     store.close()
+
+
+FIRST_WRITE = """
+import sys, time
+from turbina.store.backends.sqlite import SQLiteStore
+from turbina.store.model import REQUESTS, Batch
+path, start = sys.argv[1], float(sys.argv[2])
+batch = Batch(worker=sys.argv[3], at=time.time())
+batch.add(REQUESTS, "r", {"n": 1})
+store = SQLiteStore(path)
+while time.time() < start:
+    pass
+store.write([batch])  # the first connection of this process: WAL mode and the schema
+"""
+
+
+def test_workers_writing_their_first_batch_at_once_all_land(tmp_path: Path) -> None:
+    """Every gunicorn worker flushing at one exit opens a new store file at the same moment;
+    switching it to WAL can answer "database is locked" at once (no busy wait)."""
+    for attempt in range(3):
+        path = tmp_path / f"first-{attempt}.db"
+        start = time.time() + 1.5
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", FIRST_WRITE, str(path), str(start), f"w{i}"],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(8)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert all(p.returncode == 0 for p in procs), [e[-400:] for e in errors if e]
+        reading = SQLiteStore(path).read(time.time() - 60)
+        assert sum(fields["n"] for _l, _i, fields in reading.of_kind(REQUESTS)) == 8

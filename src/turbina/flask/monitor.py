@@ -29,7 +29,7 @@ from turbina.store.backends.base import StoreBackend
 from turbina.store.connect import open_store
 from turbina.store.flusher import Flusher, install_sigterm_flush
 from turbina.store.labels import LabelCap
-from turbina.store.model import CACHE, FINDINGS, QUERIES, REQUESTS
+from turbina.store.model import CACHE, FINDINGS, QUERIES, REQUESTS, TABLES
 from turbina.store.sources import CacheSource, FindingsSource, QueriesSource, SlowLogSource
 
 __all__ = ["MonitorState", "alert_raised", "install", "server_timing_policy"]
@@ -109,6 +109,10 @@ def install(
             QUERIES: settings.store_max_fingerprints,
             FINDINGS: settings.store_max_fingerprints,
             CACHE: 1000,
+            # (endpoint, method, table): a few tables per endpoint. Past it, rows fold into
+            # their endpoint's <other> (one more per endpoint); Redis, 24 h at this cap
+            # (500 rows + 200 <other>): about 23 MB.
+            TABLES: max(1, settings.store_max_fingerprints // 2),
         }
     )
     alerts = Alerts(dedupe_s=settings.alert_dedupe_s)
@@ -178,8 +182,9 @@ class _ForkReset:
 class _TimingMiddleware:
     """WSGI middleware around all of Flask's work for one request (context push, URL
     matching, every before/after-request and teardown hook): one ``perf_counter`` pair and one
-    ``record`` call. The url rule and the DB numbers are read after Flask is done from the
-    request's query collector (its ``before_request`` hook names the rule) — or, with query
+    ``record`` call. The url rule, the DB numbers and the statement fingerprints (whose tables
+    the flush thread finds) are read after Flask is done from the request's query collector
+    (its ``before_request`` hook names the rule) — or, with query
     recording off, from the request a hook of the monitor's own kept in the environ. The
     request's cache hits and misses are counted into a ``RequestCacheCounts`` set for its
     length."""
@@ -209,6 +214,11 @@ class _TimingMiddleware:
             ms = (perf_counter() - started) * 1000.0
             _reset_cache_counts(token)
             collector = environ.get(_COLLECTOR_KEY)
+            if collector is None:
+                db_ms, count, fingerprints = 0.0, 0, None
+            else:
+                db_ms, count = collector.db_ms, collector.count
+                fingerprints = collector.fingerprints
             if self.own_hook:
                 rule = getattr(environ.pop(_REQUEST_KEY, None), "url_rule", None)
                 endpoint = rule.rule if rule is not None else None
@@ -220,10 +230,11 @@ class _TimingMiddleware:
                     environ.get("REQUEST_METHOD", "GET"),
                     int(status[0][:3]) if status and status[0][:3].isdigit() else 500,
                     ms,
-                    getattr(collector, "db_ms", 0.0),
-                    getattr(collector, "count", 0),
+                    db_ms,
+                    count,
                     cache.hits,
                     cache.misses,
+                    fingerprints,
                 )
                 self.ensure_started()
 

@@ -18,10 +18,13 @@ from turbina.store.model import (
     ALERT_EVENT,
     CACHE,
     FINDINGS,
+    OTHER,
     QUERIES,
     REQUESTS,
     SELF,
     SLOW_EVENT,
+    TABLES,
+    UNPARSED,
     Reading,
     label_id,
 )
@@ -31,6 +34,7 @@ __all__ = [
     "alerts",
     "cache",
     "endpoint_series",
+    "endpoint_tables",
     "endpoints",
     "histogram_of",
     "nplusone",
@@ -127,6 +131,63 @@ def endpoints(reading: Reading, *, sort: str = "total", top: int | None = None) 
     ]
     rows.sort(key=lambda row: (row[_SORTS[sort]], row["calls"]), reverse=True)
     return {"window": window(reading), "endpoints": rows[:top] if top else rows}
+
+
+def endpoint_tables(reading: Reading) -> dict[str, Any]:
+    """Per endpoint, the tables its requests read and wrote in the window, with the share of
+    its requests that did. ``complete`` is false when some of its statements could not be
+    parsed (``unparsed_requests``) or some of its tables were folded into ``<other>`` (past
+    the per-endpoint cap, or the store's label cap); ``folded_requests`` counts rows whose
+    endpoint is unknown (none from this version's monitor) — with any, no endpoint's list is
+    sure to be whole."""
+    calls = {
+        (str(info.get("endpoint", "?")), str(info.get("method", "?"))): fields.get("n", 0)
+        for _label, info, fields in reading.of_kind(REQUESTS)
+    }
+    per: dict[tuple[str, str], dict[str, Any]] = {}
+    folded = 0
+    for _label, info, fields in reading.of_kind(TABLES):
+        endpoint, method = str(info.get("endpoint", OTHER)), str(info.get("method", OTHER))
+        table = str(info.get("table", OTHER))
+        if endpoint == OTHER and method == OTHER and table == OTHER:
+            folded += fields.get("r", 0) + fields.get("w", 0)
+            continue
+        key = (endpoint, method)
+        row = per.get(key)
+        if row is None:
+            row = per[key] = {
+                "endpoint": endpoint,
+                "method": method,
+                "requests": calls.get(key, 0),
+                "tables": [],
+                "unparsed_requests": 0,
+                "complete": True,
+            }
+        if table == UNPARSED:
+            row["unparsed_requests"] += fields.get("r", 0)
+            row["complete"] = False
+            continue
+        if table == OTHER:
+            row["complete"] = False
+        row["tables"].append(
+            {
+                "table": table,
+                "reads": fields.get("r", 0),
+                "writes": fields.get("w", 0),
+                "read_statements": fields.get("rs", 0),
+                "write_statements": fields.get("ws", 0),
+            }
+        )
+    rows = []
+    for row in per.values():
+        whole = max([row["requests"], *(t["reads"] for t in row["tables"])])
+        for entry in row["tables"]:
+            entry["read_share"] = _ratio(entry["reads"], whole)
+            entry["write_share"] = _ratio(entry["writes"], whole)
+        row["tables"].sort(key=lambda t: (-t["reads"], -t["writes"], t["table"]))
+        rows.append(row)
+    rows.sort(key=lambda row: (-row["requests"], row["endpoint"], row["method"]))
+    return {"window": window(reading), "endpoints": rows, "folded_requests": folded}
 
 
 def overview(reading: Reading) -> dict[str, Any]:
@@ -368,6 +429,59 @@ SCHEMA: dict[str, dict[str, Any]] = {
         },
     },
     "endpoints": _listing("endpoints", _ENDPOINT_ROW),
+    "endpoint_tables": {
+        "type": "object",
+        "required": ["window", "endpoints", "folded_requests"],
+        "properties": {
+            "window": _WINDOW,
+            "folded_requests": _INT,
+            "endpoints": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "endpoint",
+                        "method",
+                        "requests",
+                        "tables",
+                        "unparsed_requests",
+                        "complete",
+                    ],
+                    "properties": {
+                        "endpoint": _STR,
+                        "method": _STR,
+                        "requests": _INT,
+                        "unparsed_requests": _INT,
+                        "complete": {"type": "boolean"},
+                        "tables": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": [
+                                    "table",
+                                    "reads",
+                                    "writes",
+                                    "read_share",
+                                    "write_share",
+                                    "read_statements",
+                                    "write_statements",
+                                ],
+                                "properties": {
+                                    "table": _STR,
+                                    "reads": _INT,
+                                    "writes": _INT,
+                                    "read_share": _NUM,
+                                    "write_share": _NUM,
+                                    "read_statements": _INT,
+                                    "write_statements": _INT,
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
     "endpoint_series": {
         "type": "object",
         "required": ["endpoint", "method", "resolution_s", "points"],

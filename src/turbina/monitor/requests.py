@@ -6,6 +6,14 @@ and the alert limits checked; the flush thread folds the queue into per-endpoint
 Endpoints are url rules (``/orders/<int:id>``), never raw paths; past ``max_endpoints`` new
 ones fold into ``<other>``.
 
+Which tables each endpoint reads and writes: ``record`` also queues the request's query
+collector's ``fingerprints`` dict (already built, not copied), and the fold maps each
+fingerprint to its tables (``turbina.queries.tables.statement_tables``: sqlglot, memoized) and counts,
+per table, the requests that read it and those that wrote it — at most ``max_tables`` tables
+per endpoint, the rest under ``<other>`` (and so are the rows past the store's label cap,
+under the endpoint's own ``<other>``); statements sqlglot cannot parse count under
+``<unparsed>``, so a reader knows the endpoint's table list may be short.
+
 ``RequestsSource`` turns drained tables into store counters, keeps a rolling window of each
 endpoint's histogram (the last ``P99_WINDOW_S``) to derive the relative alert limits, and
 emits the alerts kept since the last flush.
@@ -18,15 +26,30 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from turbina.monitor.alerts import FIXED, RELATIVE, Alert, Alerts
 from turbina.queries.histogram import BUCKETS_PER_DOUBLING, MIN_VALUE, LatencyHistogram
+from turbina.queries.tables import statement_tables
 from turbina.store.labels import LabelCap
-from turbina.store.model import ALERT_EVENT, ALERTS, OTHER, REQUESTS, Batch
+from turbina.store.model import (
+    ALERT_EVENT,
+    ALERTS,
+    OTHER,
+    REQUESTS,
+    TABLES,
+    UNPARSED,
+    Batch,
+    label_id,
+)
 
-__all__ = ["UNMATCHED", "EndpointCounters", "RequestAggregator", "RequestsSource"]
+__all__ = [
+    "UNMATCHED",
+    "EndpointCounters",
+    "RequestAggregator",
+    "RequestsSource",
+]
 
 UNMATCHED = "<unmatched>"
 P99_WINDOW_S = 300.0
@@ -34,6 +57,7 @@ P99_MIN_SAMPLES = 100
 log = logging.getLogger("turbina.monitor")
 
 MAX_QUEUED = 10_000  # requests recorded and not yet folded, per worker
+MAX_TABLES = 50  # tables counted per endpoint; the rest fold into <other>
 _MIN_INDEX = math.ceil(math.log2(MIN_VALUE) * BUCKETS_PER_DOUBLING)
 _INF = math.inf
 _log2 = math.log2
@@ -54,6 +78,7 @@ class EndpointCounters:
         "n",
         "queries",
         "status",
+        "tables",
     )
 
     def __init__(self) -> None:
@@ -67,6 +92,58 @@ class EndpointCounters:
         self.apdex_satisfied = 0
         self.apdex_tolerating = 0
         self.buckets: dict[int, int] = {}
+        # table -> [requests reading it, requests writing it, read statements, write statements]
+        self.tables: dict[str, list[int]] = {}
+
+    def count_tables(self, fingerprints: Mapping[str, int], max_tables: int) -> None:
+        """Add one request's statements (fingerprint -> count) to the per-table counters."""
+        try:
+            # A C-level copy: a streamed response may still run queries into the dict.
+            seen = dict(fingerprints)
+        except RuntimeError:
+            return
+        tables = self.tables
+        touched: dict[str, list[int]] = {}  # table -> [read statements, write statements]
+        room = max_tables - len(tables)  # new tables this endpoint may still take
+        for fingerprint, count in seen.items():
+            found = statement_tables(fingerprint)
+            if found is None:
+                pair = touched.get(UNPARSED)
+                if pair is None:
+                    pair = touched[UNPARSED] = [0, 0]
+                pair[0] += count
+                continue
+            read, written = found
+            for names, slot in ((read, 0), (written, 1)):
+                for name in names:
+                    pair = touched.get(name)
+                    if pair is None:
+                        if name not in tables:
+                            if room <= 0:
+                                name = OTHER
+                            room -= 1
+                        pair = touched.get(name)
+                        if pair is None:
+                            pair = touched[name] = [0, 0]
+                    pair[slot] += count
+        for name, (reads, writes) in touched.items():
+            row = tables.get(name)
+            if row is None:
+                row = tables[name] = [0, 0, 0, 0]
+            if reads:
+                row[0] += 1
+                row[2] += reads
+            if writes:
+                row[1] += 1
+                row[3] += writes
+
+    def table_fields(self) -> dict[str, dict[str, int]]:
+        """Store fields of each table (see ``turbina.store.model.TABLES``)."""
+        out = {}
+        for name, (r, w, rs, ws) in self.tables.items():
+            fields = {"r": r, "w": w, "rs": rs, "ws": ws}
+            out[name] = {field: value for field, value in fields.items() if value}
+        return out
 
     def fields(self) -> dict[str, int]:
         """Store fields (see ``turbina.store.model``)."""
@@ -104,8 +181,10 @@ class RequestAggregator:
         alert_slow_ms: float = 3000.0,
         alerts: Alerts | None = None,
         max_queued: int = MAX_QUEUED,
+        max_tables: int = MAX_TABLES,
     ) -> None:
         self.max_endpoints = max_endpoints
+        self.max_tables = max_tables
         self.apdex_ms = apdex_ms
         self.alert_slow_ms = alert_slow_ms if alert_slow_ms > 0 else math.inf
         self.alerts = alerts if alerts is not None else Alerts()
@@ -128,11 +207,14 @@ class RequestAggregator:
         queries: int = 0,
         cache_hits: int = 0,
         cache_misses: int = 0,
+        fingerprints: Mapping[str, int] | None = None,
     ) -> None:
-        """Count one finished request (the request path: no I/O, no store, no lock)."""
+        """Count one finished request (the request path: no I/O, no store, no lock).
+        ``fingerprints`` (the query collector's fingerprint -> count) is kept, not copied:
+        its tables are found when the queue is folded."""
         key = (endpoint, method)
         queue = self._queue
-        queue.append((key, status, ms, db_ms, queries, cache_hits, cache_misses))
+        queue.append((key, status, ms, db_ms, queries, cache_hits, cache_misses, fingerprints))
         if ms >= self.alert_slow_ms:
             self._alert(FIXED, key, ms, self.alert_slow_ms, status)
         else:
@@ -149,8 +231,9 @@ class RequestAggregator:
         popleft = queue.popleft
         apdex_ms, tolerated = self.apdex_ms, 4 * self.apdex_ms
         log2, ceil, per_doubling = _log2, _ceil, BUCKETS_PER_DOUBLING
+        max_tables = self.max_tables
         for _ in range(len(queue)):  # what is queued now; later appends wait for the next fold
-            key, status, ms, db_ms, queries, cache_hits, cache_misses = popleft()
+            key, status, ms, db_ms, queries, cache_hits, cache_misses, fingerprints = popleft()
             counters = table.get(key)
             if counters is None:
                 counters = new(key)
@@ -170,6 +253,8 @@ class RequestAggregator:
             index = _MIN_INDEX if ms <= MIN_VALUE else ceil(log2(ms) * per_doubling)
             buckets = counters.buckets
             buckets[index] = buckets.get(index, 0) + 1
+            if fingerprints:
+                counters.count_tables(fingerprints, max_tables)
 
     def _new(self, key: tuple[str, str]) -> EndpointCounters:
         if key not in self._admitted:
@@ -228,6 +313,15 @@ class RequestsSource:
             label, _folded = self.cap.id_for(REQUESTS, (endpoint, method))
             batch.add(REQUESTS, label, counters.fields())
             batch.describe(REQUESTS, label, {"endpoint": endpoint, "method": method})
+            for name, fields in counters.table_fields().items():
+                label, folded = self.cap.id_for(TABLES, (endpoint, method, name))
+                if folded:  # past the store's cap: this endpoint's <other> row (endpoints
+                    name = OTHER  # are capped, so these rows are too)
+                    label = label_id(TABLES, (endpoint, method, OTHER))
+                batch.add(TABLES, label, fields)
+                batch.describe(
+                    TABLES, label, {"endpoint": endpoint, "method": method, "table": name}
+                )
         if self.p99_factor > 0:
             self._update_limits(batch.at, table)
         for alert in self.aggregator.alerts.drain():

@@ -21,11 +21,12 @@ counters instead: hit rate and misses by cause.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
+from turbina.queries.tables import written_table
 from turbina.report.model import Finding
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "hit_rate",
     "suggested_ttl",
     "write_rates",
-    "written_table",
 ]
 
 MODEL = (
@@ -49,32 +49,6 @@ TARGET_HIT_RATE = 0.85  # the seed's criterion
 MIN_WORTH_HIT_RATE = 0.5  # below this, a cache costs about as many misses as it saves
 MIN_TTL_S, MAX_TTL_S = 60, 3600
 MIN_MEAN_MS = 2.0  # an endpoint faster than this gains little from a cache lookup
-MAX_WRITE_SHAPES = 4096  # fingerprints parsed and remembered (lru_cache)
-_WRITE_WORDS = ("insert", "update", "delete", "replace", "merge", "with")
-
-
-@lru_cache(maxsize=MAX_WRITE_SHAPES)
-def written_table(fingerprint: str) -> str | None:
-    """The table an INSERT/UPDATE/DELETE fingerprint writes, or ``None`` (a read, or a shape
-    sqlglot cannot parse). Memoized: the same few shapes come back at every report."""
-    head = fingerprint.lstrip().split(" ", 1)[0].lower()
-    if head not in _WRITE_WORDS:
-        return None
-    import sqlglot
-    from sqlglot import exp
-
-    try:
-        tree = sqlglot.parse_one(fingerprint)
-    except Exception:  # sqlglot raises several error types; any of them means "unknown"
-        return None
-    if not isinstance(tree, exp.Insert | exp.Update | exp.Delete | exp.Merge):
-        return None
-    target = tree.this
-    if isinstance(target, exp.Schema):
-        target = target.this
-    if not isinstance(target, exp.Table) or not target.name:
-        return None
-    return target.name
 
 
 def write_rates(queries: Iterable[Mapping[str, Any]], seconds: float) -> dict[str, float]:
@@ -179,7 +153,7 @@ def _endpoint_advice(
             "cache the view, with depends_on= the tables it reads (the prediction counts "
             "the writes to those)"
         )
-        tables = "[" + ", ".join(f'"{table}"' for table in sorted(reads)) + "]"
+        tables = json.dumps(sorted(reads))  # a Python list literal of the names, quoted
     else:
         fix = (
             "cache the view, with depends_on= the tables it reads (the prediction assumes "

@@ -105,7 +105,9 @@ def _add_tables(endpoints: list[dict[str, Any]], tables: dict[str, Any]) -> None
             )
         elif row is not None and not row["complete"]:
             endpoint["reads_complete"] = False
-            endpoint["reads_unknown"] = "it read more tables than the per-endpoint cap"
+            endpoint["reads_unknown"] = (
+                "it read more tables than the caps keep (per endpoint, or the store's rows)"
+            )
         else:
             # No row: its requests ran no statement that names a table.
             endpoint["reads_complete"] = True

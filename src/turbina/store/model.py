@@ -41,7 +41,11 @@ FINDINGS = "n1"  # (kind, subject, fix, endpoint): requests, loads
 CACHE = "cache"  # (context,): hits, misses, stale_prevented, ...
 ALERTS = "alert"  # (endpoint, kind): n
 SELF = "turbina"  # (part,): flushes, flush_errors, dropped, ...
-KINDS = (REQUESTS, QUERIES, FINDINGS, CACHE, ALERTS, SELF)
+# (endpoint, method, table): r requests that read the table, w requests that wrote it, rs/ws
+# the statements that did; the table <other> holds an endpoint's tables past its cap, and
+# <unparsed> (r, rs) its statements sqlglot could not parse.
+TABLES = "tbl"
+KINDS = (REQUESTS, QUERIES, FINDINGS, CACHE, ALERTS, SELF, TABLES)
 # Kinds of events (capped lists, newest first).
 SLOW_EVENT = "slow"
 ALERT_EVENT = "alert"
@@ -49,6 +53,7 @@ EVENT_KINDS = (SLOW_EVENT, ALERT_EVENT)
 EVENTS_PER_HOUR = 200  # per kind and hour bucket
 
 OTHER = "<other>"  # the label every value past a cardinality cap is folded into
+UNPARSED = "<unparsed>"  # the table of the statements whose tables are unknown
 
 Counters = dict[tuple[str, str], dict[str, int]]
 

@@ -89,10 +89,30 @@ class SQLiteStore(StoreBackend):
         ) as conn:
             conn.execute("PRAGMA synchronous=NORMAL")
             if not self._ready:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
+                self._prepare(conn)
                 self._ready = True
             yield conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """WAL mode and the schema, retried while another process holds the file: switching
+        the journal mode (and a first look at a WAL being set up) can answer "database is
+        locked" at once, without waiting out the busy timeout — as when every gunicorn worker
+        flushes at the same exit."""
+        deadline = time.monotonic() + self.timeout_s
+        pause = 0.01
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode").fetchone()
+                if not mode or str(mode[0]).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     def write(self, batches: Sequence[Batch]) -> None:
         rows: list[tuple[int, int, str, str, str, int]] = []
