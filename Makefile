@@ -37,8 +37,11 @@ test-fast: $(STAMP)
 compat: $(STAMP)
 	$(BIN)/python tests/compat/run.py
 
+# The before/after proof: naive, optimized and cached forms in their own phases, fixed offered
+# load (bench/results/proof-<db>-<scale>.*). SCALE=real|large, DB=sqlite|postgres|all;
+# BENCH_ARGS passes more options (python -m bench.proof --help).
 bench: $(STAMP)
-	cd $(APP) && ../../$(BIN)/python -m bench.run --scale $(SCALE) --db $(DB)
+	cd $(APP) && ../../$(BIN)/python -m bench.proof --scale $(SCALE) --db $(DB) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(APP)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -125,7 +126,8 @@ def sqlite_copy(dataset: Dataset) -> Iterator[str]:
     "database is locked" — an artefact of the file's mode, not of the app under test.
     """
     source = Path(sa.make_url(dataset.url).database or "")
-    target = source.with_name(source.stem + "-run.db")
+    # One name per process: two runs of the same scale at once must not share a copy.
+    target = source.with_name(f"{source.stem}-run-{os.getpid()}.db")
     shutil.copyfile(source, target)
     with closing(sqlite3.connect(target)) as conn:
         conn.execute(f"PRAGMA journal_mode={SQLITE_JOURNAL_MODE}")
@@ -201,7 +203,7 @@ def ensure_postgres(
 def postgres_copy(dataset: Dataset, server_url: str = DEFAULT_PG_URL) -> Iterator[str]:
     """A throw-away copy (``<name>_run``) of a PostgreSQL dataset; dropped afterwards."""
     source = sa.make_url(dataset.url).database or ""
-    name = f"{source}_run"
+    name = f"{source}_run_{os.getpid()}"  # one per process, as for SQLite
     engine = _admin_engine(server_url)
     try:
         with engine.connect() as conn:
