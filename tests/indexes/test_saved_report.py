@@ -184,3 +184,14 @@ def test_an_unwritable_instance_folder_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(TurbinaError) as info:
         save_report(blocker / "advice.json", {}, [], dialect="d", database="d", source="s")
     assert "cannot save the report" in str(info.value) and "--no-save" in str(info.value)
+
+
+def test_a_database_url_beside_the_app_takes_the_stores_workload(tmp_path: Path) -> None:
+    """``--database-url`` names another engine than the app's (a copy, a replica): reading the
+    app's own engine to compare needs its app context, and the store's rows still apply."""
+    app = busy_app(tmp_path / "instance")
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    result = advise(app, "--database-url", url, "--budget", "10MB", "--no-save")
+    assert result.exit_code == 0, result.output
+    assert "from the store, last 24h" in result.stderr
+    assert "post (author_id)" in result.stdout

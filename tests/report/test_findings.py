@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from turbina.report import build_report, render_text
-from turbina.report.findings import rank
-from turbina.report.inputs import from_reading
+from turbina.report.findings import index_findings, rank
+from turbina.report.inputs import Facts, from_reading
 from turbina.report.model import Finding
 from turbina.store.model import Reading
 
@@ -210,3 +210,65 @@ def test_generic_plans_on_postgresql(pg_url: str) -> None:
     assert plans["select * from r_missing where a = ?"][0].startswith(
         "(no plan: the database refused"
     )
+
+
+def test_an_index_helping_statements_the_window_lacks_never_saves_more_than_its_db_time() -> None:
+    """The advice's per-statement costs are per call (plan cost units) while its base cost
+    weighs the whole workload: their ratio is no share of anything. An unmatched statement
+    takes the index's benefit share of the advised workload instead, bounded by the DB time."""
+    facts = Facts(
+        source="test",
+        window_s=3600.0,
+        queries=[{"fingerprint": "select * from other where x = ?", "total_ms": 10.0}],
+        db_total_ms=1000.0,  # 1 s of DB time in the hour
+    )
+    advice = {
+        "base_cost": 50.0,
+        "cost_unit": "cost",
+        "indexes": [
+            {
+                "ddl": "CREATE INDEX ix ON t (a)",
+                "table": "t",
+                "columns": ["a"],
+                "benefit": 20.0,  # 40 % of the advised workload
+                "write_cost": 0.0,
+                "queries": [{"sql": "SELECT * FROM t WHERE a = ?", "before": 900.0, "after": 1.0}],
+            }
+        ],
+    }
+    [finding] = index_findings(facts, advice)
+    assert finding.saved_ms_per_hour == pytest.approx(400.0)  # 40 % x 1,000 DB ms/h
+    assert "40.0% of the advised workload's cost" in finding.formula
+    assert finding.notes and "not in the window" in finding.notes[0]
+
+
+def test_an_advised_statement_is_found_by_its_fingerprint_whatever_its_rendering() -> None:
+    fingerprint = "select t.a from t where t.a = ? and t.b is ?"
+    facts = Facts(
+        source="test",
+        window_s=3600.0,
+        queries=[{"fingerprint": fingerprint, "total_ms": 300.0}],
+        db_total_ms=1000.0,
+    )
+    advice = {
+        "base_cost": 50.0,
+        "indexes": [
+            {
+                "ddl": "CREATE INDEX ix ON t (a)",
+                "table": "t",
+                "columns": ["a"],
+                "benefit": 20.0,
+                "queries": [
+                    {
+                        "sql": "SELECT t.a FROM t WHERE t.a = ? AND t.b IS FALSE",  # re-rendered
+                        "fingerprint": fingerprint,
+                        "before": 10.0,
+                        "after": 2.5,
+                    }
+                ],
+            }
+        ],
+    }
+    [finding] = index_findings(facts, advice)
+    assert finding.saved_ms_per_hour == pytest.approx(225.0)  # 75 % of its 300 ms/h
+    assert not finding.notes

@@ -385,7 +385,14 @@ def to_json(advice: Advice, drops: list[DropSuggestion] | None = None) -> dict[s
                 "benefit": r.benefit,
                 "write_cost": r.write_cost,
                 "queries": [
-                    {"sql": redact(e.query.sql, dialect), "before": e.before, "after": e.after}
+                    {
+                        "sql": redact(e.query.sql, dialect),
+                        # the recorder's fingerprint (literal-free) when the workload had one:
+                        # how the report finds the statement's time in a store window
+                        "fingerprint": e.query.fingerprint,
+                        "before": e.before,
+                        "after": e.after,
+                    }
                     for e in r.queries
                 ],
             }

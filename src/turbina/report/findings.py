@@ -296,6 +296,7 @@ def index_findings(facts: Facts, advice: Mapping[str, Any] | None) -> list[Findi
     base = float(report.get("base_cost") or 0.0)
     unit = str(report.get("cost_unit") or "cost")
     by_shape = {_shape(str(q.get("fingerprint", ""))): q for q in facts.queries}
+    by_fingerprint = {str(q.get("fingerprint", "")): q for q in facts.queries}
     db_hour = facts.per_hour(facts.db_total_ms or 0.0)
     found = []
     for rec in report.get("indexes", []):
@@ -303,18 +304,26 @@ def index_findings(facts: Facts, advice: Mapping[str, Any] | None) -> list[Findi
             continue
         saved, parts, unmatched = 0.0, [], 0
         for q in rec.get("queries", []):
+            # Per-call plan costs: their ratio is the statement's gain; their unit is not the
+            # workload total's (which weighs each statement by its calls or time).
             before, after = float(q.get("before") or 0), float(q.get("after") or 0)
-            gain = 1.0 - after / before if before > 0 else 0.0
-            row = by_shape.get(_shape(str(q.get("sql", ""))))
+            gain = max(0.0, 1.0 - after / before) if before > 0 else 0.0
+            row = by_fingerprint.get(str(q.get("fingerprint") or "")) or by_shape.get(
+                _shape(str(q.get("sql", "")))
+            )
             if row is not None:
                 ms = facts.per_hour(float(row["total_ms"]))
                 saved += gain * ms
                 parts.append(f"{gain:.0%} x {ms:,.0f}")
-            elif base > 0:
+            else:
                 unmatched += 1
-                share = (before - after) / base
-                saved += share * db_hour
-                parts.append(f"{share:.1%} of the workload x {db_hour:,.0f}")
+        if unmatched and base > 0:
+            # A statement the window does not show: the index's whole benefit as a share of
+            # the advised workload's cost, applied to the window's DB time instead.
+            share = min(1.0, max(0.0, float(rec.get("benefit") or 0.0) / base))
+            saved = share * db_hour
+            parts = [f"{share:.1%} of the advised workload's cost x {db_hour:,.0f} DB ms/h"]
+        saved = min(saved, db_hour) if db_hour > 0 else saved
         write = float(rec.get("write_cost") or 0.0)
         write_text = (
             f"+{write:,.1f} {unit} on writes (+{100 * write / base:.1f} % of the workload)"
@@ -339,7 +348,10 @@ def index_findings(facts: Facts, advice: Mapping[str, Any] | None) -> list[Findi
                     f"{' + '.join(parts) or '0'} = {saved:,.0f} ms/h"
                 ),
                 code=ddl,
-                notes=[f"{unmatched} statement(s) not in the window: share of the whole workload"]
+                notes=[
+                    f"{unmatched} statement(s) it helps are not in the window: estimated from "
+                    "its share of the advised workload's cost"
+                ]
                 if unmatched
                 else [],
             )

@@ -88,10 +88,20 @@ def _engine_labels(engine: sa.Engine, state: Any) -> set[str]:
 def _store_workload(engine: sa.Engine, app: Any, state: Any, window: str) -> workload.Workload:
     """The SELECT fingerprints the running app recorded over ``window`` (every worker)."""
     rows = api.queries(store_reading(state, window, "indexes advise"))["queries"]
-    if app is not None and engine is getattr(app.extensions.get("sqlalchemy"), "engine", None):
+    if app is not None and _is_app_engine(app, engine):
         labels = _engine_labels(engine, state)
         rows = [row for row in rows if row["engine"] in labels]
     return from_fingerprints(rows, engine.dialect.name)
+
+
+def _is_app_engine(app: Any, engine: sa.Engine) -> bool:
+    """Whether ``engine`` is the app's Flask-SQLAlchemy engine (whose ``engine`` property
+    needs the app's context: ``--database-url`` runs the command without one)."""
+    extension = app.extensions.get("sqlalchemy")
+    if extension is None:
+        return False
+    with app.app_context():
+        return engine is getattr(extension, "engine", None)
 
 
 def _recorded_workload(engine: sa.Engine, state: Any) -> workload.Workload:

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from fretes.domain.antijoin import without_child
 from fretes.domain.paging import Page
 from fretes.export import Sheet
 from fretes.models import AgendamentoEntrega, ComentarioNF, EntregaMonitorada
@@ -103,7 +104,7 @@ def status_condition(mode: str, hoje: date) -> sa.ColumnElement[bool] | None:
             aberta, sa.or_(e.data_entrega_prevista.is_(None), e.data_entrega_prevista >= hoje)
         ),
         "reagendar": sa.and_(aberta, e.reagendar.is_(True)),
-        "sem_agendamento": sa.and_(aberta, ~com_agendamento),
+        "sem_agendamento": sa.and_(aberta, without_child(e.id, AgendamentoEntrega.entrega_id)),
         "com_agendamento": sa.and_(aberta, com_agendamento),
         "com_comentarios": com_comentario,
         "pendencia_financeira": e.pendencia_financeira.is_(True),
