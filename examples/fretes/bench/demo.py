@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from bench.proof import (
     PhaseRun,
     phases_table,
     run_phases,
+    stop_on_sigterm,
     write_outputs,
 )
 from bench.server import APP, ROOT, ServerError, benchmark_env
@@ -119,6 +121,7 @@ def before_after(doc: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)  # clean up the phases, as Ctrl-C does
     parser = argparse.ArgumentParser(
         prog="python -m bench.demo", description=(__doc__ or "").splitlines()[0]
     )

@@ -35,6 +35,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -1275,8 +1276,15 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     return options
 
 
+def stop_on_sigterm(signum: int, _frame: Any) -> None:
+    # SIGTERM (a CI timeout, ``kill``) as an exit: the ``finally`` and ``with`` blocks stop
+    # the phase's gunicorn and drop its database copy and Redis keys, as Ctrl-C does.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; a known failure is one line (and its fix), exit 1."""
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         options = parse_args(argv)
         kinds = DB_KINDS if options.db == "all" else (options.db,)

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fretes.domain.antijoin import without_child
+from fretes.domain.child_rows import has_child, without_child
 from fretes.domain.paging import Page
 from fretes.export import Sheet
 from fretes.models import AgendamentoEntrega, ComentarioNF, EntregaMonitorada
@@ -92,10 +92,9 @@ def status_condition(mode: str, hoje: date) -> sa.ColumnElement[bool] | None:
     """
     e = EntregaMonitorada
     aberta = sa.and_(e.status_finalizacao.is_(None), e.entregue.is_(False))
-    # IN (SELECT ...) rather than relationship .any(): SQLite plans the correlated EXISTS as
-    # one scan of the unindexed child table per entrega (~100 s at `real` scale).
-    com_agendamento = e.id.in_(sa.select(AgendamentoEntrega.entrega_id))
-    com_comentario = e.id.in_(sa.select(ComentarioNF.entrega_id))
+    # Not relationship .any(): see fretes.domain.child_rows for each database's form.
+    com_agendamento = has_child(e.id, AgendamentoEntrega.entrega_id)
+    com_comentario = has_child(e.id, ComentarioNF.entrega_id)
     conditions: dict[str, sa.ColumnElement[bool]] = {
         "pendente": aberta,
         "entregue": e.entregue.is_(True),
