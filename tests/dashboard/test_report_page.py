@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 import turbina
-from report.app import EVIL, SECRET, close, make_app
+from app_teardown import close
+from report.app import EVIL, SECRET, make_app
 from report.conftest import BOOKS_REQUESTS, serve
 from turbina.errors import TurbinaError
 from turbina.flask.dashboard import report as report_page

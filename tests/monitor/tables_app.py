@@ -83,15 +83,3 @@ def make_app(tmp_path: Path, **config: Any) -> tuple[Flask, SQLAlchemy]:
         return {"n": len(rows.all())}
 
     return app, db
-
-
-def close(app: Flask, db: SQLAlchemy) -> None:
-    state = turbina.get_state(app)
-    if state.monitor is not None:
-        state.monitor.flusher.stop(flush=False)
-    if state.queries is not None:
-        state.queries.close()
-    if state.cache is not None:
-        state.cache.close()
-    with app.app_context():
-        db.engine.dispose()

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 import turbina
+from app_teardown import close
 from turbina.flask.monitor import MonitorState
 from turbina.monitor import api
 from turbina.monitor.requests import RequestAggregator, RequestsSource
@@ -22,7 +23,7 @@ from turbina.store.labels import LabelCap
 from turbina.store.model import OTHER, TABLES, UNPARSED
 
 from .schema import validate
-from .tables_app import WIDE_TABLES, close, make_app
+from .tables_app import WIDE_TABLES, make_app
 
 
 @pytest.mark.parametrize(

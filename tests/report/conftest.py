@@ -10,9 +10,10 @@ import pytest
 from flask import Flask
 
 import turbina
+from app_teardown import close
 from turbina.store.model import Reading
 
-from .app import close, make_app
+from .app import make_app
 
 BOOKS_REQUESTS = 20
 

@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 
 import turbina
-from monitor.tables_app import close, make_app
+from app_teardown import close
+from monitor.tables_app import make_app
 from turbina.report.build import build_report
 from turbina.report.cache_advice import advise, hit_rate, suggested_ttl, write_rates
 from turbina.report.inputs import from_reading

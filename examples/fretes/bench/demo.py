@@ -36,12 +36,15 @@ from bench.proof import (
     Options,
     PhaseRun,
     phases_table,
+    print_failure,
     run_phases,
     stop_on_sigterm,
     write_outputs,
 )
 from bench.server import APP, ROOT, ServerError, benchmark_env
 from turbina import TurbinaError
+from turbina.indexes.saved import load_report, report_path
+from turbina.report import build_report, render_html, render_text
 
 REPORT_HTML = INSTANCE / "turbina-report.html"
 DEMO_OPEN_S = 30.0
@@ -63,8 +66,6 @@ def advise_on(url: str, env: dict[str, str], folder: Path) -> dict[str, Any] | N
     """``flask turbina indexes advise`` on the naive phase's database copy, its workload taken
     from that phase's store, saved where ``turbina.indexes.saved`` keeps it (an instance
     folder of our own); the saved report, or None (the reason printed) on failure."""
-    from turbina.indexes.saved import load_report, report_path
-
     command = [sys.executable, "-m", "flask", "--app", APP, "turbina", "indexes", "advise"]
     # The copy is the app's own database (DATABASE_URL), so the advisor reads the store's
     # workload for the app's engine (passing --database-url would make it another engine).
@@ -84,11 +85,6 @@ def advise_on(url: str, env: dict[str, str], folder: Path) -> dict[str, Any] | N
         reason = (done.stderr or done.stdout).strip().splitlines()
         print(f"  index advice skipped: {reason[-1] if reason else f'exit {done.returncode}'}")
     return saved
-
-
-def naive_reading(run: PhaseRun) -> Any:
-    """The naive phase's store over its open-loop run."""
-    return run.reading
 
 
 def before_after(doc: dict[str, Any]) -> str:
@@ -166,19 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             doc, runs = run_phases(options, progress, after_phase)
-        except TurbinaError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            if exc.fix:
-                print(f"fix: {exc.fix}", file=sys.stderr)
-            return 1
-        except ServerError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        except (TurbinaError, ServerError) as exc:
+            return print_failure(exc)
     naive = next(run for run in runs if run.form.name == "naive")
     write_outputs(doc, options, progress, show=False, reading=naive.reading)
-    from turbina.report import build_report, render_html, render_text
 
-    report = build_report(reading=naive_reading(naive), benchmark=doc, index_advice=advice)
+    report = build_report(reading=naive.reading, benchmark=doc, index_advice=advice)
     print()
     print("=" * 100)
     print("What Turbina found in the naive phase (turbina report, top 5):")

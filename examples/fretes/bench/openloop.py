@@ -267,30 +267,17 @@ class Sender:
     ) -> Result:
         path, _, query = target.partition("?")
         sent = time.time()
+        status, timing, error = 0, None, None
         try:
             status, headers, data, sent = self.fetch(method, target, account, body)
         except Exception as exc:  # a failed connection is a sample, not a crash
-            done = time.time()
-            self._last_body = b""
-            return Result(
-                label,
-                path,
-                scheduled,
-                sent,
-                (done - scheduled) * 1000.0,
-                (done - sent) * 1000.0,
-                0,
-                error=f"connection: {exc!r}"[:300],
-                parent=parent,
-                account=account,
-                query=query,
-            )
+            data, error = b"", f"connection: {exc!r}"[:300]
+        else:
+            timing = parse_server_timing(headers.get("Server-Timing"))
+            if not 200 <= status < 400:
+                error = f"{status}: {data[:ERROR_BODY_CHARS].decode('utf-8', 'replace')}"
         done = time.time()
         self._last_body = data
-        timing = parse_server_timing(headers.get("Server-Timing"))
-        error = None
-        if not 200 <= status < 400:
-            error = f"{status}: {data[:ERROR_BODY_CHARS].decode('utf-8', 'replace')}"
         return Result(
             label,
             path,

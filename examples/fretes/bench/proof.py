@@ -1276,6 +1276,17 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     return options
 
 
+def print_failure(exc: TurbinaError | ServerError) -> int:
+    """A known failure as ``error:`` (and ``fix:``) lines on stderr; the exit status, 1."""
+    if isinstance(exc, TurbinaError):
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.fix:
+            print(f"fix: {exc.fix}", file=sys.stderr)
+    else:
+        print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
 def stop_on_sigterm(signum: int, _frame: Any) -> None:
     # SIGTERM (a CI timeout, ``kill``) as an exit: the ``finally`` and ``with`` blocks stop
     # the phase's gunicorn and drop its database copy and Redis keys, as Ctrl-C does.
@@ -1293,14 +1304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if one.users_auto:
                 one.users = 2 * workers_for(one) * one.threads
             run_proof(one)
-    except TurbinaError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.fix:
-            print(f"fix: {exc.fix}", file=sys.stderr)
-        return 1
-    except ServerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (TurbinaError, ServerError) as exc:
+        return print_failure(exc)
     return 0
 
 

@@ -10,12 +10,13 @@ from typing import Any
 
 from turbina.report.model import Check, Finding, Report
 
-__all__ = ["benchmark_rows", "render_markdown", "render_text"]
+__all__ = ["benchmark_rows", "per_hour", "render_markdown", "render_text"]
 
 _MARK = {True: "pass", False: "FAIL", None: "n/a "}
 
 
-def _ms_h(value: float) -> str:
+def per_hour(value: float) -> str:
+    """A saving in ms per hour, in the unit that reads best (ms/h, s/h, min/h)."""
     if value >= 60_000:
         return f"{value / 60_000:,.1f} min/h"
     if value >= 1000:
@@ -72,7 +73,7 @@ def render_text(report: Report, top: int = 5) -> str:
     else:
         lines.append("\nNo findings.")
     for number, f in enumerate(shown, start=1):
-        lines.append(f"{number:>2}. [{f.kind}] {_ms_h(f.saved_ms_per_hour)}  {f.title}")
+        lines.append(f"{number:>2}. [{f.kind}] {per_hour(f.saved_ms_per_hour)}  {f.title}")
         lines.append(f"      fix   {f.fix}")
         if f.code:
             first, *rest = f.code.splitlines()
@@ -125,7 +126,9 @@ def render_markdown(report: Report) -> str:
     if not report.findings:
         out.append("No findings.")
     for number, f in enumerate(report.findings, start=1):
-        out.append(f"{number}. **[{f.kind}] {_md(_ms_h(f.saved_ms_per_hour))}** — {_md(f.title)}")
+        out.append(
+            f"{number}. **[{f.kind}] {_md(per_hour(f.saved_ms_per_hour))}** — {_md(f.title)}"
+        )
         out.append(f"   - fix: {_md(f.fix)}")
         if f.where:
             out.append(f"   - where: {_md(f.where)}")

@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from turbina.report.model import Report
-from turbina.report.render import benchmark_rows
+from turbina.report.render import benchmark_rows, per_hour
 from turbina.report.svg import grouped_bars, histogram
 
 __all__ = ["render_html"]
@@ -39,14 +39,6 @@ def _e(value: Any) -> str:
     return escape("-" if value is None else str(value))
 
 
-def _saved(value: float) -> str:
-    if value >= 60_000:
-        return f"{value / 60_000:,.1f} min/h"
-    if value >= 1000:
-        return f"{value / 1000:,.1f} s/h"
-    return f"{value:,.0f} ms/h"
-
-
 def _findings(report: Report) -> list[str]:
     if not report.findings:
         return ["<p>No findings.</p>"]
@@ -64,7 +56,7 @@ def _findings(report: Report) -> list[str]:
         body.append(f"<br><small>evidence: {_e(evidence)}<br>estimate: {_e(f.formula)}</small>")
         body += [f"<br><small>note: {_e(n)}</small>" for n in f.notes]
         out.append(
-            f'<tr><td class="n">{number}</td><td class="saved n">{_e(_saved(f.saved_ms_per_hour))}'
+            f'<tr><td class="n">{number}</td><td class="saved n">{_e(per_hour(f.saved_ms_per_hour))}'
             f"</td><td>{''.join(body)}</td></tr>"
         )
     out.append("</table>")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-import sqlalchemy as sa
 
 from fretes import schema_migrations
 from fretes.app import default_database_url, instance_path, normalize_database_url
@@ -18,13 +17,6 @@ DATABASE_URL = click.option(
 
 def _url(database_url: str | None) -> str:
     return normalize_database_url(database_url or default_database_url(instance_path()))
-
-
-def _target(url: str) -> str:
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
 
 
 @click.group("db", help="The fretes schema: migrations (Alembic) up and down.")
@@ -42,9 +34,11 @@ def upgrade_command(database_url: str | None, revision: str) -> None:
     applied = schema_migrations.upgrade(url, revision)
     now = schema_migrations.current(url)
     if applied:
-        click.echo(f"fretes: applied {', '.join(applied)}; {_target(url)} is at {now}")
+        click.echo(
+            f"fretes: applied {', '.join(applied)}; {schema_migrations.shown_url(url)} is at {now}"
+        )
     else:
-        click.echo(f"fretes: nothing to apply; {_target(url)} is at {now}")
+        click.echo(f"fretes: nothing to apply; {schema_migrations.shown_url(url)} is at {now}")
 
 
 @db_group.command("downgrade")
@@ -56,9 +50,11 @@ def downgrade_command(database_url: str | None, revision: str) -> None:
     undone = schema_migrations.downgrade(url, revision)
     now = schema_migrations.current(url) or "base"
     if undone:
-        click.echo(f"fretes: undid {', '.join(undone)}; {_target(url)} is at {now}")
+        click.echo(
+            f"fretes: undid {', '.join(undone)}; {schema_migrations.shown_url(url)} is at {now}"
+        )
     else:
-        click.echo(f"fretes: nothing to undo; {_target(url)} is at {now}")
+        click.echo(f"fretes: nothing to undo; {schema_migrations.shown_url(url)} is at {now}")
 
 
 @db_group.command("current")

@@ -61,8 +61,12 @@ def head() -> str:
     return found
 
 
-def _target(url: str) -> str:
-    return sa.make_url(url).render_as_string(hide_password=True)
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed: its password hidden (a URL that does not parse as is)."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
 
 
 @contextmanager
@@ -79,7 +83,7 @@ def _connect(url: str) -> Iterator[sa.Connection]:
             yield connection
     except sa.exc.OperationalError as exc:
         raise MigrationError(
-            f"cannot reach {_target(url)}: {first_line(exc)}",
+            f"cannot reach {shown_url(url)}: {first_line(exc)}",
             "check --database-url / DATABASE_URL and that the server is running",
         ) from None
     finally:
@@ -197,12 +201,12 @@ def upgrade(url: str, revision: str = "head") -> list[str]:
             dropped = _drop_invalid(connection)
             where = f" (dropped the INVALID index {', '.join(dropped)})" if dropped else ""
             raise MigrationError(
-                f"upgrade of {_target(url)} to {revision} failed{where}: {first_line(exc)}",
+                f"upgrade of {shown_url(url)} to {revision} failed{where}: {first_line(exc)}",
                 "fix the cause (see the database log), then run `fretes db upgrade` again",
             ) from exc
         except CommandError as exc:
             raise MigrationError(
-                f"cannot upgrade {_target(url)} to {revision}: {exc}",
+                f"cannot upgrade {shown_url(url)} to {revision}: {exc}",
                 "run `fretes db current` to see where the database is",
             ) from None
         return _applied(before, _current(connection))
@@ -221,12 +225,12 @@ def downgrade(url: str, revision: str) -> list[str]:
             connection.commit()
         except CommandError as exc:
             raise MigrationError(
-                f"cannot downgrade {_target(url)} to {revision}: {exc}",
+                f"cannot downgrade {shown_url(url)} to {revision}: {exc}",
                 "pass a revision older than the current one (`fretes db current`)",
             ) from None
         except sa.exc.DBAPIError as exc:
             raise MigrationError(
-                f"downgrade of {_target(url)} to {revision} failed: {first_line(exc)}",
+                f"downgrade of {shown_url(url)} to {revision} failed: {first_line(exc)}",
                 "fix the cause (see the database log), then run `fretes db downgrade` again",
             ) from exc
         after = _current(connection)

@@ -18,6 +18,7 @@ from flask import Flask
 from turbina.flask.report_inputs import app_inputs
 from turbina.flask.state import TurbinaState
 from turbina.report import Report, build_report
+from turbina.report.render import per_hour
 from turbina.store.model import Reading
 
 __all__ = ["MAX_FINDINGS", "download_name", "page_report", "report_view"]
@@ -40,14 +41,6 @@ def page_report(app: Flask, state: TurbinaState, reading: Reading) -> Report:
     return report
 
 
-def _saved(ms_per_hour: float) -> str:
-    if ms_per_hour >= 60_000:
-        return f"{ms_per_hour / 60_000:,.1f} min/h"
-    if ms_per_hour >= 1000:
-        return f"{ms_per_hour / 1000:,.1f} s/h"
-    return f"{ms_per_hour:,.0f} ms/h"
-
-
 def report_view(report: Report) -> dict[str, Any]:
     """What the template shows: findings with their numbers in words, checks with results."""
     findings = [
@@ -55,7 +48,7 @@ def report_view(report: Report) -> dict[str, Any]:
             "rank": number,
             "kind": f.kind,
             "title": f.title,
-            "saved": _saved(f.saved_ms_per_hour),
+            "saved": per_hour(f.saved_ms_per_hour),
             "formula": f.formula,
             "fix": f.fix,
             "code": f.code,
